@@ -1,0 +1,1 @@
+//! zoho-cadences-exporter: placeholder while the core lands.
