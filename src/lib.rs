@@ -1,1 +1,43 @@
-//! zoho-cadences-exporter: placeholder while the core lands.
+//! zoho-cadences-exporter: a Prometheus exporter for Zoho CRM cadences.
+//!
+//! Code map (see ARCHITECTURE.md for the data flow and invariants):
+//! - [`config`]: the YAML config and the environment fallback, validated into [`config::Config`].
+//! - [`zoho`]: Zoho's data centers, answer shapes ([`zoho::model`]) and the HTTP client with its
+//!   token cache, retries and limits ([`zoho::client`]).
+//! - [`snapshot`]: one org's complete, immutable picture of its cadences.
+//! - [`expectations`]: which cadences must be active, matched against a snapshot.
+//! - [`collector`]: one org's collection loop; [`supervisor`]: all orgs' loops across reloads.
+//! - [`state`]: where collections publish and scrapes read.
+//! - [`exposition`]: the cadence metrics, encoded once per collection; [`telemetry`]: the live
+//!   per-scrape metrics (collection health, API counters, process).
+//! - [`http`]: the routes; [`server`]: serving, reload and shutdown.
+//! - [`fake_zoho`] and [`demo`]: the simulated Zoho behind `--demo` and every test.
+//! - [`secret`], [`logging`]: redacted secrets and log formats.
+
+pub mod collector;
+pub mod config;
+pub mod demo;
+pub mod expectations;
+pub mod exposition;
+pub mod fake_zoho;
+pub mod http;
+pub mod logging;
+pub mod secret;
+pub mod server;
+pub mod snapshot;
+pub mod state;
+pub mod supervisor;
+pub mod telemetry;
+pub mod zoho;
+
+/// The crate version, for build info and the status page.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git revision built from (`unknown` outside a checkout).
+pub const REVISION: &str = env!("ZCE_REVISION");
+
+/// Now as Unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}

@@ -1,0 +1,110 @@
+//! One org's collection: page through its cadences on a fixed interval, and publish a complete
+//! snapshot or keep the last one.
+//!
+//! Each org runs in its own task with its own client, so a hung or failing org never delays
+//! another. A collection has a deadline; when it passes, the collection fails like any other.
+
+use crate::expectations::evaluate;
+use crate::snapshot::{transitions, OrgSnapshot, Transition};
+use crate::state::SharedState;
+use crate::telemetry::OrgTelemetry;
+use crate::zoho::client::{ZohoClient, ZohoError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+pub struct OrgCollector {
+    pub client: Arc<ZohoClient>,
+    pub state: SharedState,
+    pub telemetry: Arc<OrgTelemetry>,
+    pub interval: Duration,
+    pub deadline: Duration,
+}
+
+impl OrgCollector {
+    fn org(&self) -> &str {
+        &self.client.org().name
+    }
+
+    /// Collects once; on success the new snapshot is published, on failure the old one stays.
+    pub async fn collect_once(&self) -> Result<(), ZohoError> {
+        let started = Instant::now();
+        let deadline = started + self.deadline;
+        self.telemetry.collections.inc();
+        let result =
+            match tokio::time::timeout_at(deadline, self.client.fetch_cadences(deadline)).await {
+                Ok(result) => result,
+                Err(_) => Err(ZohoError::Deadline),
+            };
+        self.telemetry
+            .collection_duration
+            .set(started.elapsed().as_secs_f64());
+        match result {
+            Ok(cadences) => {
+                let snapshot = Arc::new(OrgSnapshot::build(cadences, SystemTime::now()));
+                self.note_changes(&snapshot);
+                self.telemetry.up.set(1);
+                self.telemetry.set_last_success(crate::unix_now());
+                tracing::debug!(
+                    org = self.org(),
+                    cadences = snapshot.cadences.len(),
+                    "collection complete"
+                );
+                self.state.publish_success(self.org(), snapshot);
+                Ok(())
+            }
+            Err(err) => {
+                self.telemetry.up.set(0);
+                self.telemetry.collection_failures.inc();
+                tracing::warn!(org = self.org(), error = %err, "collection failed; keeping the last complete snapshot");
+                self.state.publish_failure(self.org(), err.to_string());
+                Err(err)
+            }
+        }
+    }
+
+    /// Counts and logs what changed since the previous complete snapshot, and reports cadences
+    /// on which expectations disagree.
+    fn note_changes(&self, snapshot: &OrgSnapshot) {
+        let org = self.org();
+        if let Some(previous) = self.state.snapshot(org) {
+            for transition in transitions(&previous, snapshot) {
+                let (event, cadence) = match transition {
+                    Transition::Deactivated(c) => {
+                        self.telemetry.count_deactivation(&c.module);
+                        ("cadence deactivated", c)
+                    }
+                    Transition::Deleted(c) => {
+                        self.telemetry.count_deletion(&c.module);
+                        ("cadence deleted", c)
+                    }
+                };
+                tracing::info!(
+                    org,
+                    id = %cadence.id,
+                    name = %cadence.name,
+                    module = %cadence.module,
+                    modified_by = %cadence.modified_by,
+                    modified_time = %cadence.modified_time_text,
+                    "{event}"
+                );
+            }
+        }
+        let evaluation = evaluate(&self.state.expectations(), org, &snapshot.cadences);
+        for index in evaluation.conflicts {
+            let cadence = &snapshot.cadences[index];
+            tracing::warn!(org, id = %cadence.id, name = %cadence.name, module = %cadence.module,
+                "expectations require different states of this cadence; none is exported for it");
+        }
+    }
+
+    /// Collects every `interval` until the task is aborted. The first collection starts at once.
+    pub async fn run(self) {
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let _ = self.collect_once().await;
+        }
+    }
+}

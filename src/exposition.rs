@@ -1,0 +1,371 @@
+//! The `/metrics` body: the cadence part, encoded once per collection, plus the live part,
+//! encoded per scrape.
+//!
+//! The cadence metrics change only when a collection finishes, and at 10,000 cadences they are
+//! most of the body. So when any org's snapshot changes, [`EncodedCadences::encode`] writes them
+//! once in both formats (OpenMetrics 1.0.0 and Prometheus text 0.0.4) with prometheus-client's
+//! own encoders, and gzips each. A scrape then only encodes the small live part
+//! ([`crate::telemetry`]) and concatenates. For gzip the two parts are two gzip members: RFC 1952
+//! allows a file of several members and every Prometheus-compatible client reads them as one
+//! stream.
+
+use crate::expectations::{evaluate, Expectation};
+use crate::snapshot::{Cadence, OrgSnapshot};
+use crate::telemetry::encode_rows;
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::{Registry, Unit};
+use std::io::Write;
+use std::sync::Arc;
+
+/// Content types of the two formats.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const TEXT_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    OpenMetrics,
+    Text,
+}
+
+impl Format {
+    /// Picks the format from an `Accept` header, as Prometheus negotiates it: OpenMetrics when
+    /// the client lists `application/openmetrics-text` with a non-zero q, text otherwise.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let Some(accept) = accept else {
+            return Format::Text;
+        };
+        let wants_openmetrics = accept.split(',').any(|part| {
+            let mut params = part.split(';').map(str::trim);
+            let media = params.next().unwrap_or_default();
+            let zero_q = params.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            media.eq_ignore_ascii_case("application/openmetrics-text") && !zero_q
+        });
+        if wants_openmetrics {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+            Format::Text => TEXT_CONTENT_TYPE,
+        }
+    }
+}
+
+/// The cadence part of the exposition, in both formats, plain and gzipped.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedCadences {
+    pub openmetrics: Bytes,
+    pub text: Bytes,
+    pub openmetrics_gzip: Bytes,
+    pub text_gzip: Bytes,
+}
+
+/// What the cadence part is built from: every org's current snapshot.
+#[derive(Debug, Clone)]
+pub struct CadenceSource {
+    pub orgs: Vec<(String, Arc<OrgSnapshot>)>,
+    pub expectations: Arc<Vec<Expectation>>,
+    pub per_cadence_metrics: bool,
+}
+
+impl EncodedCadences {
+    pub fn encode(source: CadenceSource) -> EncodedCadences {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(source));
+        let mut openmetrics = String::new();
+        prometheus_client::encoding::text::encode_registry(&mut openmetrics, &registry)
+            .expect("writing to a String cannot fail");
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
+            .expect("writing to a String cannot fail");
+        EncodedCadences {
+            openmetrics_gzip: gzip(openmetrics.as_bytes()),
+            text_gzip: gzip(text.as_bytes()),
+            openmetrics: Bytes::from(openmetrics),
+            text: Bytes::from(text),
+        }
+    }
+
+    fn part(&self, format: Format, gzipped: bool) -> &Bytes {
+        match (format, gzipped) {
+            (Format::OpenMetrics, false) => &self.openmetrics,
+            (Format::OpenMetrics, true) => &self.openmetrics_gzip,
+            (Format::Text, false) => &self.text,
+            (Format::Text, true) => &self.text_gzip,
+        }
+    }
+}
+
+/// Encodes the live registry in `format`, closing OpenMetrics with `# EOF`.
+pub fn encode_live(live: &Registry, format: Format) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    match format {
+        Format::OpenMetrics => {
+            prometheus_client::encoding::text::encode(&mut out, live)
+                .expect("writing to a String cannot fail");
+        }
+        Format::Text => {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, live)
+                .expect("writing to a String cannot fail");
+        }
+    }
+    out
+}
+
+/// The whole scrape body: the pre-encoded cadence part followed by the live part.
+pub fn scrape_body(
+    cadences: &EncodedCadences,
+    live: &Registry,
+    format: Format,
+    gzipped: bool,
+) -> Vec<u8> {
+    let cadence_part = cadences.part(format, gzipped);
+    let live_part = encode_live(live, format);
+    let mut body = Vec::with_capacity(cadence_part.len() + live_part.len());
+    body.extend_from_slice(cadence_part);
+    if gzipped {
+        body.extend_from_slice(&gzip(live_part.as_bytes()));
+    } else {
+        body.extend_from_slice(live_part.as_bytes());
+    }
+    body
+}
+
+pub fn gzip(data: &[u8]) -> Bytes {
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(data.len() / 8 + 64),
+        Compression::default(),
+    );
+    encoder
+        .write_all(data)
+        .expect("writing to a Vec cannot fail");
+    Bytes::from(encoder.finish().expect("writing to a Vec cannot fail"))
+}
+
+type CadenceLabels<'a> = [(&'static str, &'a str); 4];
+
+fn cadence_labels<'a>(org: &'a str, cadence: &'a Cadence) -> CadenceLabels<'a> {
+    [
+        ("org", org),
+        ("id", cadence.id.as_str()),
+        ("name", cadence.name.as_str()),
+        ("module", cadence.module.as_str()),
+    ]
+}
+
+const FROM_LAST_COLLECTION: &str = "(from the org's last complete collection)";
+
+impl prometheus_client::collector::Collector for CadenceSource {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let orgs = &self.orgs;
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_cadences",
+            &format!("Cadences per module and status {FROM_LAST_COLLECTION}."),
+            None,
+            orgs.iter().flat_map(|(org, snapshot)| {
+                snapshot.modules.iter().flat_map(move |(module, totals)| {
+                    [("active", totals.active), ("inactive", totals.inactive)].map(|(status, n)| {
+                        (
+                            [
+                                ("org", org.as_str()),
+                                ("module", module.as_str()),
+                                ("status", status),
+                            ],
+                            ConstGauge::new(n as i64),
+                        )
+                    })
+                })
+            }),
+        )?;
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_follow_ups",
+            &format!("Follow-ups configured across the module's cadences, by channel {FROM_LAST_COLLECTION}."),
+            None,
+            orgs.iter().flat_map(|(org, snapshot)| {
+                snapshot.modules.iter().flat_map(move |(module, totals)| {
+                    totals.follow_ups.iter().map(move |(channel, n)| {
+                        (
+                            [("org", org.as_str()), ("module", module.as_str()), ("channel", channel.as_str())],
+                            ConstGauge::new(*n as i64),
+                        )
+                    })
+                })
+            }),
+        )?;
+
+        let evaluations: Vec<_> = orgs
+            .iter()
+            .map(|(org, snapshot)| evaluate(&self.expectations, org, &snapshot.cadences))
+            .collect();
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_expectation_matches",
+            &format!("Cadences the expectation matched {FROM_LAST_COLLECTION}; 0 means the cadence is gone or renamed."),
+            None,
+            orgs.iter().zip(&evaluations).flat_map(|((org, _), evaluation)| {
+                evaluation.matches.iter().map(move |(name, n)| {
+                    ([("org", org.as_str()), ("expectation", name.as_str())], ConstGauge::new(*n as i64))
+                })
+            }),
+        )?;
+        // Expectations are about cadences users named; they are exported even when
+        // per-cadence metrics are off, since the alerts need them.
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_cadence_expected_active",
+            &format!("The state an expectation requires of the cadence: 1 active, 0 inactive {FROM_LAST_COLLECTION}."),
+            None,
+            orgs.iter().zip(&evaluations).flat_map(|((org, snapshot), evaluation)| {
+                snapshot
+                    .cadences
+                    .iter()
+                    .zip(&evaluation.expected_active)
+                    .filter_map(move |(cadence, expected)| {
+                        expected.map(|e| (cadence_labels(org, cadence), ConstGauge::new(i64::from(e))))
+                    })
+            }),
+        )?;
+
+        if !self.per_cadence_metrics {
+            return Ok(());
+        }
+        let cadences = || {
+            orgs.iter().flat_map(|(org, snapshot)| {
+                snapshot.cadences.iter().map(move |c| (org.as_str(), c))
+            })
+        };
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_cadence_info",
+            &format!("Descriptive labels of each cadence; value 1 {FROM_LAST_COLLECTION}."),
+            None,
+            cadences().map(|(org, c)| {
+                (
+                    [
+                        ("org", org),
+                        ("id", c.id.as_str()),
+                        ("name", c.name.as_str()),
+                        ("module", c.module.as_str()),
+                        ("enrollment", c.enrollment.as_str()),
+                        ("custom_view", c.custom_view.as_str()),
+                        ("created_by", c.created_by.as_str()),
+                        ("modified_by", c.modified_by.as_str()),
+                    ],
+                    ConstGauge::new(1),
+                )
+            }),
+        )?;
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_cadence_active",
+            &format!(
+                "1 when the cadence is active, 0 when it is switched off {FROM_LAST_COLLECTION}."
+            ),
+            None,
+            cadences()
+                .map(|(org, c)| (cadence_labels(org, c), ConstGauge::new(i64::from(c.active)))),
+        )?;
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_cadence_published",
+            &format!("1 when the cadence is published {FROM_LAST_COLLECTION}."),
+            None,
+            cadences().map(|(org, c)| {
+                (
+                    cadence_labels(org, c),
+                    ConstGauge::new(i64::from(c.published)),
+                )
+            }),
+        )?;
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_cadence_follow_ups",
+            &format!("Follow-ups configured in the cadence, by channel {FROM_LAST_COLLECTION}."),
+            None,
+            cadences().flat_map(|(org, c)| {
+                c.follow_ups.iter().map(move |(channel, n)| {
+                    (
+                        [
+                            ("org", org),
+                            ("id", c.id.as_str()),
+                            ("name", c.name.as_str()),
+                            ("module", c.module.as_str()),
+                            ("channel", channel.as_str()),
+                        ],
+                        ConstGauge::new(*n as i64),
+                    )
+                })
+            }),
+        )?;
+        let timestamps: [(&str, &str, fn(&Cadence) -> Option<f64>); 4] = [
+            (
+                "zoho_crm_cadence_created_timestamp",
+                "When the cadence was created, as Unix time",
+                |c| c.created,
+            ),
+            (
+                "zoho_crm_cadence_modified_timestamp",
+                "When the cadence was last modified, as Unix time; staleness is time() minus this",
+                |c| c.modified,
+            ),
+            (
+                "zoho_crm_cadence_end_timestamp",
+                "When the cadence ends, as Unix time; only for cadences with an end date",
+                |c| c.end,
+            ),
+            (
+                "zoho_crm_cadence_execution_interval",
+                "How often the cadence executes; only when Zoho states it",
+                |c| c.execution_interval,
+            ),
+        ];
+        for (name, help, value) in timestamps {
+            encode_rows(
+                &mut encoder,
+                name,
+                &format!("{help} {FROM_LAST_COLLECTION}."),
+                Some(&Unit::Seconds),
+                cadences().filter_map(|(org, c)| {
+                    value(c).map(|v| (cadence_labels(org, c), ConstGauge::new(v)))
+                }),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_follows_the_accept_header() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+        assert_eq!(
+            Format::negotiate(Some("text/plain;version=0.0.4")),
+            Format::Text
+        );
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text;q=0")),
+            Format::Text
+        );
+        assert_eq!(Format::negotiate(Some("*/*")), Format::Text);
+        assert_eq!(Format::negotiate(None), Format::Text);
+    }
+}

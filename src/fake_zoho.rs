@@ -1,0 +1,566 @@
+//! A fake Zoho (accounts server and CRM API) on a loopback port, behaving as Zoho's documented
+//! and observed answers do, quirks included. The demo runs the exporter against it, and every
+//! test scripts it per scenario: cadences to serve, faults to inject, calls to count.
+//!
+//! What it reproduces: OAuth refresh with errors as HTTP 200 `{"error": ...}`; tokens that expire
+//! and are checked on every call (401 `INVALID_TOKEN`); paging with `page`/`per_page` and
+//! `more_records`; 204 with an empty body when there is nothing; error bodies of the shape
+//! `{"code", "details", "message", "status": "error"}`; cadences with string `status`, bare
+//! numeric `custom_view.id` beyond 2^53 and `-0700` offsets. Faults are queued per route and
+//! each applies to one request.
+
+use axum::body::Body;
+use axum::extract::{Form, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const CLIENT_ID: &str = "1000.FAKECLIENTID";
+pub const CLIENT_SECRET: &str = "fake-client-secret-value";
+pub const REFRESH_TOKEN: &str = "1000.fake-refresh-token-value";
+
+/// The endpoints the fake serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    Token,
+    Cadences,
+}
+
+/// One scripted misbehaviour, applied to the next request of its route.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// An HTTP status with a Zoho error body carrying `code` (or a raw body when `code` is empty).
+    Status {
+        status: u16,
+        code: String,
+        retry_after: Option<String>,
+    },
+    /// The token endpoint's HTTP 200 error answer: `{"error": "<error>"}`.
+    TokenError(String),
+    /// Zoho's throttling answer to token requests (HTTP 200, `Access Denied`).
+    TokenThrottled,
+    /// A token answer whose `api_domain` points elsewhere.
+    TokenApiDomain(String),
+    /// Never answers.
+    Hang,
+    /// Answers normally after a delay.
+    Delay(Duration),
+    /// Sends part of the body, then breaks the connection.
+    Reset,
+    /// HTTP 200 with JSON that does not parse.
+    Malformed,
+    /// HTTP 200 with valid JSON of the wrong shape.
+    WrongShape,
+    /// HTTP 200 with a valid answer padded to at least this many bytes.
+    Oversized(usize),
+}
+
+#[derive(Debug)]
+struct Data {
+    cadences: Vec<Value>,
+    tokens: HashMap<String, Instant>,
+    token_lifetime: Duration,
+    faults: HashMap<Route, VecDeque<Fault>>,
+    calls: HashMap<Route, u64>,
+    pages_requested: Vec<u32>,
+    revoked: bool,
+    rate_limit_headers: bool,
+    flapping: Option<Flapping>,
+    next_token: u64,
+}
+
+/// A cadence switched off and on again every `period` (the demo's changing cadence).
+#[derive(Debug, Clone)]
+struct Flapping {
+    id: String,
+    period: Duration,
+    since: Instant,
+    since_unix: i64,
+}
+
+#[derive(Clone)]
+struct Shared {
+    data: Arc<Mutex<Data>>,
+    base_url: String,
+}
+
+/// A running fake. Dropping it stops the server.
+pub struct FakeZoho {
+    shared: Shared,
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeZoho {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeZoho {
+    /// Starts the fake on 127.0.0.1 with an ephemeral port, serving `cadences`.
+    pub async fn start(cadences: Vec<Value>) -> std::io::Result<FakeZoho> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Shared {
+            data: Arc::new(Mutex::new(Data {
+                cadences,
+                tokens: HashMap::new(),
+                token_lifetime: Duration::from_secs(3_600),
+                faults: HashMap::new(),
+                calls: HashMap::new(),
+                pages_requested: Vec::new(),
+                revoked: false,
+                rate_limit_headers: false,
+                flapping: None,
+                next_token: 1,
+            })),
+            base_url: format!("http://{addr}"),
+        };
+        let app = Router::new()
+            .route("/oauth/v2/token", post(token))
+            .route(
+                "/crm/{version}/settings/automation/cadences",
+                get(cadences_page),
+            )
+            .with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(FakeZoho { shared, addr, task })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`: both the accounts URL and the API domain.
+    pub fn url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A config `orgs:` entry pointing at this fake, with its credentials.
+    pub fn org_yaml(&self, name: &str) -> String {
+        format!(
+            "  - name: {name}\n    client_id: \"{CLIENT_ID}\"\n    client_secret: \"{CLIENT_SECRET}\"\n    refresh_token: \"{REFRESH_TOKEN}\"\n    accounts_url: {url}\n    api_domain: {url}\n",
+            url = self.url()
+        )
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Data) -> T) -> T {
+        f(&mut self.shared.data.lock().expect("fake lock"))
+    }
+
+    pub fn set_cadences(&self, cadences: Vec<Value>) {
+        self.with(|d| d.cadences = cadences);
+    }
+
+    pub fn cadences(&self) -> Vec<Value> {
+        self.with(|d| d.cadences.clone())
+    }
+
+    pub fn push_fault(&self, route: Route, fault: Fault) {
+        self.with(|d| d.faults.entry(route).or_default().push_back(fault));
+    }
+
+    /// Requests received per route, faulty ones included.
+    pub fn calls(&self, route: Route) -> u64 {
+        self.with(|d| d.calls.get(&route).copied().unwrap_or(0))
+    }
+
+    /// The `page` parameter of every cadences request, in order.
+    pub fn pages_requested(&self) -> Vec<u32> {
+        self.with(|d| d.pages_requested.clone())
+    }
+
+    /// Makes every issued access token invalid, as when Zoho kills a token.
+    pub fn expire_tokens(&self) {
+        self.with(|d| d.tokens.clear());
+    }
+
+    /// Revokes the refresh token: token requests answer `invalid_code` until restored.
+    pub fn set_revoked(&self, revoked: bool) {
+        self.with(|d| d.revoked = revoked);
+    }
+
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.with(|d| d.token_lifetime = lifetime);
+    }
+
+    /// Sends the `X-RATELIMIT-*` headers with every API answer.
+    pub fn set_rate_limit_headers(&self, on: bool) {
+        self.with(|d| d.rate_limit_headers = on);
+    }
+
+    /// Switches the cadence with `id` off and on every `period`, starting active.
+    pub fn set_flapping(&self, id: &str, period: Duration) {
+        let since_unix = chrono::Utc::now().timestamp();
+        self.with(|d| {
+            d.flapping = Some(Flapping {
+                id: id.to_owned(),
+                period,
+                since: Instant::now(),
+                since_unix,
+            })
+        });
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    refresh_token: Option<String>,
+}
+
+fn take_fault(shared: &Shared, route: Route) -> Option<Fault> {
+    let mut data = shared.data.lock().expect("fake lock");
+    *data.calls.entry(route).or_default() += 1;
+    data.faults.get_mut(&route).and_then(VecDeque::pop_front)
+}
+
+async fn token(State(shared): State<Shared>, Form(form): Form<TokenForm>) -> Response {
+    let fault = take_fault(&shared, Route::Token);
+    let mut api_domain = shared.base_url.clone();
+    if let Some(fault) = fault {
+        match fault {
+            Fault::TokenError(error) => return json_ok(json!({ "error": error })),
+            Fault::TokenThrottled => {
+                return json_ok(json!({
+                    "error_description": "You have made too many requests continuously. Please try again after some time.",
+                    "error": "Access Denied",
+                    "status": "failure"
+                }))
+            }
+            Fault::TokenApiDomain(domain) => api_domain = domain,
+            other => {
+                if let Some(response) = apply_fault(other).await {
+                    return response;
+                }
+            }
+        }
+    }
+    let mut data = shared.data.lock().expect("fake lock");
+    if form.grant_type.as_deref() != Some("refresh_token") {
+        return json_ok(json!({ "error": "unsupported_grant_type" }));
+    }
+    if form.client_id.as_deref() != Some(CLIENT_ID)
+        || form.client_secret.as_deref() != Some(CLIENT_SECRET)
+    {
+        return json_ok(json!({ "error": "invalid_client" }));
+    }
+    if data.revoked || form.refresh_token.as_deref() != Some(REFRESH_TOKEN) {
+        return json_ok(json!({ "error": "invalid_code" }));
+    }
+    let token = format!("1000.fakeaccesstoken{:08}", data.next_token);
+    data.next_token += 1;
+    let lifetime = data.token_lifetime;
+    data.tokens.insert(token.clone(), Instant::now() + lifetime);
+    // Zoho keeps at most 15 live access tokens per refresh token, killing the oldest.
+    while data.tokens.len() > 15 {
+        let oldest = data
+            .tokens
+            .iter()
+            .min_by_key(|(_, expiry)| **expiry)
+            .map(|(t, _)| t.clone())
+            .expect("not empty");
+        data.tokens.remove(&oldest);
+    }
+    json_ok(json!({
+        "access_token": token,
+        "api_domain": api_domain,
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs()
+    }))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+async fn cadences_page(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let fault = take_fault(&shared, Route::Cadences);
+    let page = query.page.unwrap_or(1);
+    shared
+        .data
+        .lock()
+        .expect("fake lock")
+        .pages_requested
+        .push(page);
+    if let Some(response) = check_token(&shared, &headers) {
+        return response;
+    }
+    let mut oversize = None;
+    if let Some(fault) = fault {
+        match fault {
+            Fault::Oversized(bytes) => oversize = Some(bytes),
+            other => {
+                if let Some(response) = apply_fault(other).await {
+                    return response;
+                }
+            }
+        }
+    }
+    let per_page = query.per_page.unwrap_or(200);
+    if per_page == 0 || per_page > 200 || page == 0 {
+        return zoho_error(
+            400,
+            "INVALID_DATA",
+            "per_page must be 1 to 200 and page at least 1",
+            None,
+        );
+    }
+    let data = shared.data.lock().expect("fake lock");
+    let cadences = current_cadences(&data);
+    if cadences.is_empty() {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let start = ((page - 1) * per_page) as usize;
+    let end = (start + per_page as usize).min(cadences.len());
+    let slice: Vec<Value> = cadences
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    let more = end < cadences.len();
+    let mut body = json!({
+        "cadences": slice,
+        "info": { "per_page": per_page, "count": slice.len(), "page": page, "more_records": more }
+    });
+    if let Some(bytes) = oversize {
+        body["padding"] = Value::String("x".repeat(bytes));
+    }
+    let rate_limits = data.rate_limit_headers;
+    drop(data);
+    let mut response = json_ok(body);
+    if rate_limits {
+        let h = response.headers_mut();
+        h.insert("x-ratelimit-limit", "100".parse().expect("static"));
+        h.insert("x-ratelimit-remaining", "99".parse().expect("static"));
+        h.insert("x-ratelimit-day-limit", "50000".parse().expect("static"));
+        h.insert(
+            "x-ratelimit-day-remaining",
+            "49000".parse().expect("static"),
+        );
+    }
+    response
+}
+
+/// The cadences as of now: the flapping cadence, if any, gets its current state.
+fn current_cadences(data: &Data) -> Vec<Value> {
+    let mut cadences = data.cadences.clone();
+    if let Some(flap) = &data.flapping {
+        let periods = (flap.since.elapsed().as_secs_f64() / flap.period.as_secs_f64()) as i64;
+        let active = periods % 2 == 0;
+        let changed_at = flap.since_unix + periods * flap.period.as_secs() as i64;
+        for cadence in cadences.iter_mut().filter(|c| c["id"] == flap.id.as_str()) {
+            cadence["active"] = Value::Bool(active);
+            cadence["status"] =
+                Value::String(if active { "active" } else { "inactive" }.to_owned());
+            cadence["modified_time"] = Value::String(zoho_time(changed_at));
+        }
+    }
+    cadences
+}
+
+fn check_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Zoho-oauthtoken "));
+    let data = shared.data.lock().expect("fake lock");
+    let valid = token
+        .and_then(|t| data.tokens.get(t))
+        .is_some_and(|expiry| Instant::now() < *expiry);
+    if valid {
+        None
+    } else {
+        Some(zoho_error(
+            401,
+            "INVALID_TOKEN",
+            "invalid oauth token",
+            None,
+        ))
+    }
+}
+
+async fn apply_fault(fault: Fault) -> Option<Response> {
+    match fault {
+        Fault::Status {
+            status,
+            code,
+            retry_after,
+        } => {
+            if code.is_empty() {
+                let mut response = (
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    "<html><body>Bad Gateway</body></html>",
+                )
+                    .into_response();
+                if let Some(value) = retry_after {
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, value.parse().expect("header value"));
+                }
+                return Some(response);
+            }
+            Some(zoho_error(status, &code, "scripted fault", retry_after))
+        }
+        Fault::Hang => {
+            tokio::time::sleep(Duration::from_secs(24 * 3_600)).await;
+            None
+        }
+        Fault::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
+        Fault::Reset => {
+            let chunks: Vec<Result<&'static str, std::io::Error>> = vec![
+                Ok("{\"cadences\": [{\"id\": \"1\","),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "connection reset",
+                )),
+            ];
+            Some(
+                Response::builder()
+                    .status(200)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from_stream(futures_stream(chunks)))
+                    .expect("static response"),
+            )
+        }
+        Fault::Malformed => Some(raw_json_ok("{\"cadences\": [{\"id\": \"1\", \"name\": ")),
+        Fault::WrongShape => Some(json_ok(json!({ "cadences": { "id": "1" }, "info": [] }))),
+        Fault::TokenError(_)
+        | Fault::TokenThrottled
+        | Fault::TokenApiDomain(_)
+        | Fault::Oversized(_) => None,
+    }
+}
+
+fn futures_stream(
+    items: Vec<Result<&'static str, std::io::Error>>,
+) -> impl futures_core::Stream<Item = Result<&'static str, std::io::Error>> {
+    struct Items(std::vec::IntoIter<Result<&'static str, std::io::Error>>);
+    impl futures_core::Stream for Items {
+        type Item = Result<&'static str, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.next())
+        }
+    }
+    Items(items.into_iter())
+}
+
+fn json_ok(body: Value) -> Response {
+    raw_json_ok(&body.to_string())
+}
+
+fn raw_json_ok(body: &str) -> Response {
+    Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "application/json;charset=UTF-8")
+        .body(Body::from(body.to_owned()))
+        .expect("static response")
+}
+
+fn zoho_error(status: u16, code: &str, message: &str, retry_after: Option<String>) -> Response {
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json;charset=UTF-8")
+        .body(Body::from(
+            json!({ "code": code, "details": {}, "message": message, "status": "error" })
+                .to_string(),
+        ))
+        .expect("static response");
+    if let Some(value) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, value.parse().expect("header value"));
+    }
+    response
+}
+
+/// A Unix time in Zoho's `2024-07-17T20:38:22-0700` form (at UTC-7, like the sample answer).
+pub fn zoho_time(unix: i64) -> String {
+    let offset = chrono::FixedOffset::west_opt(7 * 3_600).expect("valid offset");
+    chrono::DateTime::from_timestamp(unix, 0)
+        .expect("valid timestamp")
+        .with_timezone(&offset)
+        .format("%Y-%m-%dT%H:%M:%S%z")
+        .to_string()
+}
+
+/// Zoho's sample answer (the two cadences of `get-cadences-v7.md`).
+pub const SAMPLE_ANSWER: &str =
+    include_str!("../tests/fixtures/zoho/sample-cadences-response.json");
+
+/// The sample answer's cadences, as Zoho sent them.
+pub fn sample_cadences() -> Vec<Value> {
+    let answer: Value =
+        serde_json::from_str(SAMPLE_ANSWER).expect("the embedded sample is valid JSON");
+    answer["cadences"].as_array().cloned().unwrap_or_default()
+}
+
+/// A cadence in Zoho's shape with the quirks of real answers: string `status`, bare numeric
+/// `custom_view.id` beyond 2^53, `-0700` offsets. `n` makes the id and times unique.
+pub fn cadence(n: u64, name: &str, module: &str, active: bool) -> Value {
+    let created = 1_700_000_000 + n as i64 * 3_600;
+    json!({
+        "summary": {
+            "task_follow_up_count": n % 3,
+            "call_follow_up_count": n % 2,
+            "email_follow_up_count": 1 + n % 4
+        },
+        "created_time": zoho_time(created),
+        "module": { "api_name": module, "id": "3652397000000002179" },
+        "active": active,
+        "execution_details": {
+            "unenroll_properties": { "end_date": "", "type": "respond_email" },
+            "end_date": "",
+            "automatic_unenroll": false,
+            "type": "respond_email",
+            "execute_every": { "unit": 1, "period": "hours" }
+        },
+        "published": true,
+        "type": "Custom view",
+        "created_by": { "name": "Patricia Boyle", "id": "3652397000000186017" },
+        "modified_time": zoho_time(created + 86_400),
+        "name": name,
+        "modified_by": { "name": "Patricia Boyle", "id": "3652397000000186017" },
+        "id": format!("{}", 3_652_397_000_100_000_000u64 + n),
+        "custom_view": { "name": "All Records", "id": 3_652_397_000_000_087_529u64 },
+        "status": if active { "active" } else { "inactive" }
+    })
+}
+
+/// `count` generated cadences spread over Leads, Contacts and Deals, every fifth inactive.
+pub fn generated_cadences(count: u64) -> Vec<Value> {
+    const MODULES: [&str; 3] = ["Leads", "Contacts", "Deals"];
+    (0..count)
+        .map(|n| {
+            cadence(
+                n,
+                &format!("Cadence {n:05}"),
+                MODULES[(n % 3) as usize],
+                n % 5 != 4,
+            )
+        })
+        .collect()
+}

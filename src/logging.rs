@@ -1,0 +1,136 @@
+//! Log output: logfmt (the Prometheus ecosystem's default) or JSON, at the `--log.level` chosen.
+//!
+//! tracing-subscriber has JSON built in but no logfmt, so [`Logfmt`] formats events as
+//! `ts=… level=info msg="…" key=value`, quoting values that need it.
+
+use std::fmt;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    fn level(self) -> Level {
+        match self {
+            LogLevel::Error => Level::ERROR,
+            LogLevel::Warn => Level::WARN,
+            LogLevel::Info => Level::INFO,
+            LogLevel::Debug => Level::DEBUG,
+        }
+    }
+}
+
+/// Installs the global subscriber, writing to stderr.
+pub fn init(level: LogLevel, format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level.level())
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
+    };
+}
+
+/// `ts=2026-11-29T08:00:00.000Z level=info msg="config reloaded" orgs=2`
+pub struct Logfmt;
+
+impl<S, N> FormatEvent<S, N> for Logfmt
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let metadata = event.metadata();
+        write!(
+            writer,
+            "ts={} level={}",
+            humantime::format_rfc3339_millis(std::time::SystemTime::now()),
+            metadata.level().as_str().to_ascii_lowercase()
+        )?;
+        let mut visitor = LogfmtFields::default();
+        event.record(&mut visitor);
+        if let Some(message) = visitor.message {
+            write!(writer, " msg={}", quote(&message))?;
+        }
+        write!(writer, "{}", visitor.fields)?;
+        writeln!(writer)
+    }
+}
+
+#[derive(Default)]
+struct LogfmtFields {
+    message: Option<String>,
+    fields: String,
+}
+
+impl Visit for LogfmtFields {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        } else {
+            use std::fmt::Write;
+            let _ = write!(self.fields, " {}={}", field.name(), quote(value));
+        }
+    }
+}
+
+/// Quotes a logfmt value when it is empty or holds spaces, quotes, `=` or control characters.
+pub fn quote(value: &str) -> String {
+    let needs_quotes = value.is_empty()
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '=' || c == '\\' || c.is_control());
+    if !needs_quotes {
+        return value.to_owned();
+    }
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn logfmt_quoting() {
+        assert_eq!(quote("plain"), "plain");
+        assert_eq!(quote("two words"), "\"two words\"");
+        assert_eq!(quote("a=\"b\"\n"), "\"a=\\\"b\\\"\\n\"");
+        assert_eq!(quote(""), "\"\"");
+    }
+}

@@ -1,0 +1,174 @@
+//! Wires the parts together for a long-running exporter: state, supervisor, HTTP server,
+//! reloads (SIGHUP and `POST /-/reload`) and graceful shutdown.
+//!
+//! The listener is bound by the caller and passed in (tests bind 127.0.0.1:0), and shutdown is a
+//! future, so tests and `main` drive the same code.
+
+use crate::config::Config;
+use crate::http::{router, AppState, ReloadRequest};
+use crate::state::SharedState;
+use crate::supervisor::{ConfigSource, Supervisor};
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// How long in-flight requests may take to finish once shutdown begins.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves until `shutdown` completes. Collections are abandoned at once; in-flight scrapes get
+/// [`SHUTDOWN_GRACE`] to finish.
+pub async fn run(
+    source: ConfigSource,
+    config: Config,
+    listener: TcpListener,
+    telemetry_path: String,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = SharedState::new(&config);
+    let mut supervisor = Supervisor::new(state.clone());
+    supervisor.apply(&config);
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let app = AppState {
+        shared: state,
+        telemetry_path,
+        reload: Some(reload_tx),
+    };
+
+    let supervisor_task = tokio::spawn(async move {
+        let mut hangups = hangup_signals();
+        loop {
+            tokio::select! {
+                request = reload_rx.recv() => match request {
+                    Some(answer) => {
+                        let _ = answer.send(supervisor.reload(&source));
+                    }
+                    None => break,
+                },
+                Some(()) = next_hangup(&mut hangups) => {
+                    tracing::info!("SIGHUP received: reloading the config");
+                    let _ = supervisor.reload(&source);
+                }
+            }
+        }
+        supervisor.stop();
+    });
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut graceful = stop_rx.clone();
+    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+        let _ = graceful.wait_for(|stop| *stop).await;
+        tracing::info!("shutting down");
+    });
+    let mut deadline = stop_rx;
+    let result = tokio::select! {
+        result = server => result,
+        _ = async {
+            let _ = deadline.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("requests still in flight after the grace period; exiting anyway");
+            Ok(())
+        }
+    };
+    supervisor_task.abort();
+    result
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<()>;
+
+fn hangup_signals() -> Hangups {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+async fn next_hangup(hangups: &mut Hangups) -> Option<()> {
+    #[cfg(unix)]
+    if let Some(signal) = hangups {
+        return signal.recv().await;
+    }
+    let _ = hangups;
+    std::future::pending().await
+}
+
+/// Completes on SIGTERM or SIGINT (ctrl-c).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}
+
+/// Collects every org once, concurrently, and returns the text exposition and whether all
+/// collections succeeded (`--once`).
+pub async fn collect_once(config: &Config) -> (String, bool) {
+    let state = SharedState::new(config);
+    let http = crate::zoho::client::http_client();
+    let deadline = config.collection_deadline();
+    let collections = config.orgs.iter().map(|org| {
+        let telemetry = state.telemetry().org(&org.name);
+        let collector = crate::collector::OrgCollector {
+            client: std::sync::Arc::new(crate::zoho::client::ZohoClient::new(
+                http.clone(),
+                org.clone(),
+                config.timeout,
+                config.max_response_bytes,
+                telemetry.clone(),
+            )),
+            state: state.clone(),
+            telemetry,
+            interval: config.interval,
+            deadline,
+        };
+        async move { collector.collect_once().await.is_ok() }
+    });
+    let results = futures_join_all(collections).await;
+    let body = crate::exposition::scrape_body(
+        &state.encoded(),
+        state.live_registry(),
+        crate::exposition::Format::Text,
+        false,
+    );
+    (
+        String::from_utf8(body).expect("the exposition is UTF-8"),
+        results.iter().all(|ok| *ok),
+    )
+}
+
+async fn futures_join_all<F: Future<Output = bool> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<bool> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for handle in handles {
+        results.push(handle.await.unwrap_or(false));
+    }
+    results
+}

@@ -1,0 +1,199 @@
+//! The one place where collections and scrapes meet: every org's latest complete snapshot and
+//! status, the pre-encoded cadence exposition, and the live metrics registry.
+//!
+//! Collectors write here when a collection ends; the HTTP layer only reads. Locks are std locks
+//! held for a copy or a swap, never across an `.await`, so a scrape never waits on Zoho.
+
+use crate::config::Config;
+use crate::expectations::Expectation;
+use crate::exposition::{CadenceSource, EncodedCadences};
+use crate::snapshot::OrgSnapshot;
+use crate::telemetry::Telemetry;
+use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+/// What the status page and readiness know of one org.
+#[derive(Debug, Clone, Default)]
+pub struct OrgStatus {
+    pub snapshot: Option<Arc<OrgSnapshot>>,
+    /// The first collection attempt has finished (success or not).
+    pub attempted: bool,
+    pub up: bool,
+    pub last_success: Option<SystemTime>,
+    /// The last failure, as a safe message (never holds a secret).
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug)]
+struct ExpositionSettings {
+    /// Org names in config order: the exposition lists orgs in this order.
+    orgs: Vec<String>,
+    expectations: Arc<Vec<Expectation>>,
+    per_cadence_metrics: bool,
+}
+
+/// Cheap to clone; every clone is the same state.
+#[derive(Clone)]
+pub struct SharedState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    telemetry: Arc<Telemetry>,
+    live: Registry,
+    orgs: RwLock<BTreeMap<String, OrgStatus>>,
+    encoded: RwLock<Arc<EncodedCadences>>,
+    settings: RwLock<ExpositionSettings>,
+    /// Serializes re-encoding so that a slower encoding of older snapshots never replaces a
+    /// newer one.
+    encoding: Mutex<()>,
+}
+
+impl SharedState {
+    pub fn new(config: &Config) -> SharedState {
+        let telemetry = Arc::new(Telemetry::default());
+        let live = telemetry.registry();
+        let state = SharedState {
+            inner: Arc::new(Inner {
+                telemetry,
+                live,
+                orgs: RwLock::new(BTreeMap::new()),
+                encoded: RwLock::new(Arc::new(EncodedCadences::default())),
+                settings: RwLock::new(ExpositionSettings {
+                    orgs: Vec::new(),
+                    expectations: Arc::new(Vec::new()),
+                    per_cadence_metrics: true,
+                }),
+                encoding: Mutex::new(()),
+            }),
+        };
+        state.apply_config(config);
+        state
+    }
+
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.inner.telemetry
+    }
+
+    pub fn live_registry(&self) -> &Registry {
+        &self.inner.live
+    }
+
+    pub fn encoded(&self) -> Arc<EncodedCadences> {
+        self.inner.encoded.read().expect("state lock").clone()
+    }
+
+    /// Takes on a (re)loaded config: orgs no longer configured lose their snapshot and every
+    /// series; orgs that stay keep theirs.
+    pub fn apply_config(&self, config: &Config) {
+        let names: Vec<String> = config.orgs.iter().map(|o| o.name.clone()).collect();
+        {
+            let mut orgs = self.inner.orgs.write().expect("state lock");
+            orgs.retain(|name, _| names.contains(name));
+            for name in &names {
+                orgs.entry(name.clone()).or_default();
+            }
+        }
+        let keep: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.inner.telemetry.retain_orgs(&keep);
+        for name in &keep {
+            self.inner.telemetry.org(name);
+        }
+        *self.inner.settings.write().expect("state lock") = ExpositionSettings {
+            orgs: names,
+            expectations: Arc::new(config.expectations.clone()),
+            per_cadence_metrics: config.per_cadence_metrics,
+        };
+        self.reencode();
+    }
+
+    /// The org's last complete snapshot, if any.
+    pub fn snapshot(&self, org: &str) -> Option<Arc<OrgSnapshot>> {
+        self.inner
+            .orgs
+            .read()
+            .expect("state lock")
+            .get(org)
+            .and_then(|s| s.snapshot.clone())
+    }
+
+    pub fn expectations(&self) -> Arc<Vec<Expectation>> {
+        self.inner
+            .settings
+            .read()
+            .expect("state lock")
+            .expectations
+            .clone()
+    }
+
+    /// A collection completed: its snapshot replaces the old one.
+    pub fn publish_success(&self, org: &str, snapshot: Arc<OrgSnapshot>) {
+        {
+            let mut orgs = self.inner.orgs.write().expect("state lock");
+            let Some(status) = orgs.get_mut(org) else {
+                return; // removed by a reload while collecting
+            };
+            status.last_success = Some(snapshot.collected_at);
+            status.snapshot = Some(snapshot);
+            status.attempted = true;
+            status.up = true;
+            status.last_error = None;
+        }
+        self.reencode();
+    }
+
+    /// A collection failed: the last complete snapshot stays.
+    pub fn publish_failure(&self, org: &str, error: String) {
+        let mut orgs = self.inner.orgs.write().expect("state lock");
+        if let Some(status) = orgs.get_mut(org) {
+            status.attempted = true;
+            status.up = false;
+            status.last_error = Some(error);
+        }
+    }
+
+    /// Ready once every configured org has finished its first collection attempt.
+    pub fn ready(&self) -> bool {
+        self.inner
+            .orgs
+            .read()
+            .expect("state lock")
+            .values()
+            .all(|s| s.attempted)
+    }
+
+    /// Every org's status, in config order.
+    pub fn statuses(&self) -> Vec<(String, OrgStatus)> {
+        let order = self.inner.settings.read().expect("state lock").orgs.clone();
+        let orgs = self.inner.orgs.read().expect("state lock");
+        order
+            .into_iter()
+            .filter_map(|name| orgs.get(&name).cloned().map(|s| (name, s)))
+            .collect()
+    }
+
+    fn reencode(&self) {
+        let _serialized = self.inner.encoding.lock().expect("encoding lock");
+        let source = {
+            let settings = self.inner.settings.read().expect("state lock");
+            let orgs = self.inner.orgs.read().expect("state lock");
+            CadenceSource {
+                orgs: settings
+                    .orgs
+                    .iter()
+                    .filter_map(|name| {
+                        orgs.get(name)
+                            .and_then(|s| s.snapshot.clone())
+                            .map(|snapshot| (name.clone(), snapshot))
+                    })
+                    .collect(),
+                expectations: settings.expectations.clone(),
+                per_cadence_metrics: settings.per_cadence_metrics,
+            }
+        };
+        let encoded = Arc::new(EncodedCadences::encode(source));
+        *self.inner.encoded.write().expect("state lock") = encoded;
+    }
+}

@@ -1,0 +1,161 @@
+//! Starts one collection task per org and keeps them in line with the config across reloads.
+//!
+//! On reload, an org whose settings did not change keeps its client (and with it its cached
+//! OAuth token) and its snapshot; a changed org gets a new client; a removed org's task is
+//! stopped and its series dropped. A config that fails to load changes nothing.
+
+use crate::collector::OrgCollector;
+use crate::config::{Config, OrgConfig};
+use crate::state::SharedState;
+use crate::zoho::client::ZohoClient;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Where the config comes from, so a reload knows where to read it again.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    File(PathBuf),
+    Environment,
+    /// A config built in code (the demo): reloading re-applies it as it is.
+    Fixed(Box<Config>),
+}
+
+impl ConfigSource {
+    pub fn load(&self) -> Result<Config, String> {
+        match self {
+            ConfigSource::File(path) => Config::load(path).map_err(|e| e.to_string()),
+            ConfigSource::Environment => {
+                Config::from_env(|key| std::env::var(key).ok()).map_err(|e| e.to_string())
+            }
+            ConfigSource::Fixed(config) => Ok((**config).clone()),
+        }
+    }
+}
+
+/// What a running org was started with: a change to any of it needs a new client or loop.
+struct RunningOrg {
+    org: OrgConfig,
+    timeout: Duration,
+    max_response_bytes: u64,
+    interval: Duration,
+    deadline: Duration,
+    client: Arc<ZohoClient>,
+    task: JoinHandle<()>,
+}
+
+pub struct Supervisor {
+    state: SharedState,
+    http: reqwest::Client,
+    running: BTreeMap<String, RunningOrg>,
+}
+
+impl Supervisor {
+    pub fn new(state: SharedState) -> Supervisor {
+        Supervisor {
+            state,
+            http: crate::zoho::client::http_client(),
+            running: BTreeMap::new(),
+        }
+    }
+
+    /// Brings the running tasks in line with `config`.
+    pub fn apply(&mut self, config: &Config) {
+        self.state.apply_config(config);
+        let wanted: Vec<&str> = config.orgs.iter().map(|o| o.name.as_str()).collect();
+        let removed: Vec<String> = self
+            .running
+            .keys()
+            .filter(|name| !wanted.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        for name in removed {
+            if let Some(running) = self.running.remove(&name) {
+                running.task.abort();
+                tracing::info!(org = %name, "org removed from the config; its series are dropped");
+            }
+        }
+        let deadline = config.collection_deadline();
+        for org in &config.orgs {
+            let previous = self.running.remove(&org.name);
+            let client = match &previous {
+                Some(p)
+                    if p.org == *org
+                        && p.timeout == config.timeout
+                        && p.max_response_bytes == config.max_response_bytes =>
+                {
+                    p.client.clone()
+                }
+                _ => Arc::new(ZohoClient::new(
+                    self.http.clone(),
+                    org.clone(),
+                    config.timeout,
+                    config.max_response_bytes,
+                    self.state.telemetry().org(&org.name),
+                )),
+            };
+            if let Some(previous) = previous {
+                if Arc::ptr_eq(&previous.client, &client)
+                    && previous.interval == config.interval
+                    && previous.deadline == deadline
+                {
+                    self.running.insert(org.name.clone(), previous);
+                    continue;
+                }
+                previous.task.abort();
+            }
+            let collector = OrgCollector {
+                client: client.clone(),
+                state: self.state.clone(),
+                telemetry: self.state.telemetry().org(&org.name),
+                interval: config.interval,
+                deadline,
+            };
+            let task = tokio::spawn(collector.run());
+            self.running.insert(
+                org.name.clone(),
+                RunningOrg {
+                    org: org.clone(),
+                    timeout: config.timeout,
+                    max_response_bytes: config.max_response_bytes,
+                    interval: config.interval,
+                    deadline,
+                    client,
+                    task,
+                },
+            );
+        }
+    }
+
+    /// Reads the config again and applies it; a bad config changes nothing.
+    pub fn reload(&mut self, source: &ConfigSource) -> Result<(), String> {
+        match source.load() {
+            Ok(config) => {
+                self.apply(&config);
+                self.state.telemetry().record_reload(true);
+                tracing::info!(orgs = config.orgs.len(), "config reloaded");
+                Ok(())
+            }
+            Err(message) => {
+                self.state.telemetry().record_reload(false);
+                tracing::error!(error = %message, "config reload failed; the previous config stays in force");
+                Err(message)
+            }
+        }
+    }
+
+    /// Abandons every collection.
+    pub fn stop(&mut self) {
+        for (_, running) in std::mem::take(&mut self.running) {
+            running.task.abort();
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

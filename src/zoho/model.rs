@@ -1,0 +1,347 @@
+//! The shapes of Zoho's answers, decoded as leniently as Zoho is inconsistent.
+//!
+//! Real answers differ from the documentation (see `api-notes.md`): ids come as strings or as bare
+//! JSON numbers beyond 2^53, `status` is a string where a boolean is documented, objects and even
+//! `modified_time` can be null, offsets come as `-0700` as well as `-07:00`, and new follow-up
+//! channels appear in `summary`. Everything here accepts all of those and ignores unknown fields;
+//! a field of a truly wrong type is an error that names its path (`cadences[3].id`).
+
+use chrono::{DateTime, NaiveDate};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One page of `GET /settings/automation/cadences`.
+#[derive(Debug, Deserialize)]
+pub struct CadencesPage {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cadences: Vec<RawCadence>,
+    #[serde(default)]
+    pub info: Option<PageInfo>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct PageInfo {
+    #[serde(default)]
+    pub more_records: Option<LenientBool>,
+}
+
+/// A cadence as Zoho sends it. Only `id` is required.
+#[derive(Debug, Deserialize)]
+pub struct RawCadence {
+    pub id: ZohoId,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub module: Option<NamedRef>,
+    #[serde(default)]
+    pub active: Option<LenientBool>,
+    #[serde(default)]
+    pub status: Option<LenientBool>,
+    #[serde(default)]
+    pub published: Option<LenientBool>,
+    #[serde(default, rename = "type")]
+    pub enrollment: Option<String>,
+    #[serde(default)]
+    pub summary: Option<BTreeMap<String, LenientCount>>,
+    #[serde(default)]
+    pub created_time: Option<String>,
+    #[serde(default)]
+    pub modified_time: Option<String>,
+    #[serde(default)]
+    pub created_by: Option<NamedRef>,
+    #[serde(default)]
+    pub modified_by: Option<NamedRef>,
+    #[serde(default)]
+    pub custom_view: Option<NamedRef>,
+    #[serde(default)]
+    pub execution_details: Option<ExecutionDetails>,
+}
+
+/// `{ "name" | "api_name": ..., "id": ... }`: modules, users and custom views.
+#[derive(Debug, Deserialize, Default)]
+pub struct NamedRef {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub api_name: Option<String>,
+    #[serde(default)]
+    pub id: Option<ZohoId>,
+}
+
+impl NamedRef {
+    pub fn label(&self) -> Option<&str> {
+        self.api_name.as_deref().or(self.name.as_deref())
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ExecutionDetails {
+    #[serde(default)]
+    pub end_date: Option<String>,
+    #[serde(default)]
+    pub execute_every: Option<ExecuteEvery>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ExecuteEvery {
+    #[serde(default)]
+    pub unit: Option<LenientCount>,
+    #[serde(default)]
+    pub period: Option<String>,
+}
+
+impl ExecuteEvery {
+    /// The execution period in seconds; `None` for an unknown period name.
+    pub fn seconds(&self) -> Option<f64> {
+        let unit = self.unit.as_ref()?.0 as f64;
+        let period = match self.period.as_deref()?.trim().to_ascii_lowercase().as_str() {
+            "minute" | "minutes" => 60.0,
+            "hour" | "hours" => 3_600.0,
+            "day" | "days" => 86_400.0,
+            "week" | "weeks" => 604_800.0,
+            "month" | "months" => 2_592_000.0,
+            _ => return None,
+        };
+        Some(unit * period)
+    }
+}
+
+/// An id that Zoho sends as a string or as a bare JSON number (custom view ids exceed 2^53, so
+/// the number is read as an integer, never through `f64`). Kept as its decimal string.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ZohoId(pub String);
+
+impl<'de> Deserialize<'de> for ZohoId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = ZohoId;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an id as a string or an integer")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ZohoId, E> {
+                Ok(ZohoId(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ZohoId, E> {
+                Ok(ZohoId(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ZohoId, E> {
+                // Beyond u64 serde_json falls back to f64, which would silently change the id.
+                Err(E::invalid_value(de::Unexpected::Float(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ZohoId, E> {
+                let v = v.trim();
+                if v.is_empty() {
+                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
+                }
+                Ok(ZohoId(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(IdVisitor)
+    }
+}
+
+/// A boolean that may come as `true`, `"true"`, `"active"`, `"inactive"`, 1 or 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LenientBool(pub bool);
+
+impl<'de> Deserialize<'de> for LenientBool {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BoolVisitor;
+        impl Visitor<'_> for BoolVisitor {
+            type Value = LenientBool;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a boolean, 0/1, or one of \"true\", \"false\", \"active\", \"inactive\"",
+                )
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<LenientBool, E> {
+                Ok(LenientBool(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LenientBool, E> {
+                match v {
+                    0 => Ok(LenientBool(false)),
+                    1 => Ok(LenientBool(true)),
+                    _ => Err(E::invalid_value(de::Unexpected::Unsigned(v), &self)),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LenientBool, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientBool, E> {
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "true" | "active" | "enabled" | "yes" => Ok(LenientBool(true)),
+                    "false" | "inactive" | "disabled" | "no" => Ok(LenientBool(false)),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(BoolVisitor)
+    }
+}
+
+/// A non-negative count that may come as a number or a numeric string; null reads as 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LenientCount(pub u64);
+
+impl<'de> Deserialize<'de> for LenientCount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CountVisitor;
+        impl Visitor<'_> for CountVisitor {
+            type Value = LenientCount;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a non-negative integer")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LenientCount, E> {
+                Ok(LenientCount(0))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LenientCount, E> {
+                Ok(LenientCount(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LenientCount, E> {
+                u64::try_from(v)
+                    .map(LenientCount)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LenientCount, E> {
+                if v >= 0.0 && v.fract() == 0.0 && v < u64::MAX as f64 {
+                    Ok(LenientCount(v as u64))
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Float(v), &self))
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientCount, E> {
+                v.trim()
+                    .parse()
+                    .map(LenientCount)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+        }
+        deserializer.deserialize_any(CountVisitor)
+    }
+}
+
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Decodes one cadences page; the error names the JSON path of the bad field.
+pub fn decode_cadences_page(body: &[u8]) -> Result<CadencesPage, String> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path.is_empty() || path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
+/// Parses Zoho's times to Unix seconds: RFC 3339 (`-07:00`, `Z`), Zoho's `-0700` form, with or
+/// without fractional seconds, and a bare date (read as midnight UTC). Empty means unset.
+pub fn parse_zoho_time(value: &str) -> Option<f64> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if let Ok(time) = DateTime::parse_from_rfc3339(value) {
+        return Some(unix_seconds(
+            time.timestamp(),
+            time.timestamp_subsec_millis(),
+        ));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z"] {
+        if let Ok(time) = DateTime::parse_from_str(value, format) {
+            return Some(unix_seconds(
+                time.timestamp(),
+                time.timestamp_subsec_millis(),
+            ));
+        }
+    }
+    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp() as f64)
+}
+
+fn unix_seconds(seconds: i64, millis: u32) -> f64 {
+    seconds as f64 + f64::from(millis) / 1_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_with_and_without_colon_in_offset() {
+        let expected = 1_721_273_902.0; // 2024-07-17T20:38:22-07:00
+        assert_eq!(parse_zoho_time("2024-07-17T20:38:22-0700"), Some(expected));
+        assert_eq!(parse_zoho_time("2024-07-17T20:38:22-07:00"), Some(expected));
+        assert_eq!(parse_zoho_time("2024-07-18T03:38:22Z"), Some(expected));
+        assert_eq!(parse_zoho_time("2024-07-18T09:08:22+0530"), Some(expected));
+        assert_eq!(
+            parse_zoho_time("2024-07-17T20:38:22.500-0700"),
+            Some(expected + 0.5)
+        );
+        assert_eq!(parse_zoho_time("2024-07-18"), Some(1_721_260_800.0));
+        assert_eq!(parse_zoho_time(""), None);
+        assert_eq!(parse_zoho_time("yesterday"), None);
+    }
+
+    #[test]
+    fn ids_beyond_two_to_the_53_keep_every_digit() {
+        let page = decode_cadences_page(
+            br#"{"cadences":[{"id":3652397000017949001,"custom_view":{"id":3652397000000087529}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.cadences[0].id.0, "3652397000017949001");
+        let view = page.cadences[0].custom_view.as_ref().unwrap();
+        assert_eq!(view.id.as_ref().unwrap().0, "3652397000000087529");
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let err = decode_cadences_page(br#"{"cadences":[{"id":"1"},{"id":{"x":1}}]}"#).unwrap_err();
+        assert!(err.starts_with("cadences[1].id:"), "{err}");
+        let err =
+            decode_cadences_page(br#"{"cadences":[{"id":"1","status":"paused"}]}"#).unwrap_err();
+        assert!(err.starts_with("cadences[0].status:"), "{err}");
+    }
+
+    #[test]
+    fn status_strings_and_nulls() {
+        let page = decode_cadences_page(
+            br#"{"cadences":[{"id":"1","status":"inactive","active":null,"execution_details":null,
+            "modified_time":null,"custom_view":null,"summary":{"whatsapp_follow_up_count":"2","email_follow_up_count":null}}],
+            "info":{"more_records":"false"}}"#,
+        )
+        .unwrap();
+        let cadence = &page.cadences[0];
+        assert_eq!(cadence.status, Some(LenientBool(false)));
+        assert_eq!(cadence.active, None);
+        let summary = cadence.summary.as_ref().unwrap();
+        assert_eq!(summary["whatsapp_follow_up_count"], LenientCount(2));
+        assert_eq!(summary["email_follow_up_count"], LenientCount(0));
+        assert_eq!(page.info.unwrap().more_records, Some(LenientBool(false)));
+    }
+
+    #[test]
+    fn execution_interval() {
+        let every = |unit, period: &str| ExecuteEvery {
+            unit: Some(LenientCount(unit)),
+            period: Some(period.to_owned()),
+        };
+        assert_eq!(every(1, "hours").seconds(), Some(3_600.0));
+        assert_eq!(every(2, "days").seconds(), Some(172_800.0));
+        assert_eq!(every(1, "fortnights").seconds(), None);
+    }
+}
