@@ -7,7 +7,7 @@
 //! - The access token is reused until [`TOKEN_REFRESH_MARGIN`] before it expires. A 401
 //!   `INVALID_TOKEN` or `AUTHENTICATION_FAILURE` drops it, refreshes once and retries once.
 //! - Transient failures (timeout, connection error, 5xx, 429) are retried with exponential
-//!   back-off and full jitter, bounded by [`MAX_ATTEMPTS`] and the collection's deadline; a
+//!   back-off and full jitter, bounded by [`Limits::max_attempts`] and the collection's deadline; a
 //!   `Retry-After` stops every call of this org until it passes. Configuration problems
 //!   (OAUTH_SCOPE_MISMATCH, NO_PERMISSION, FEATURE_NOT_ENABLED) are never retried.
 //! - Bodies are read up to `max_response_bytes`; anything larger is an error of its own class.
@@ -35,14 +35,33 @@ pub const TOKEN_REQUESTS_PER_WINDOW: usize = 10;
 pub const TOKEN_WINDOW: Duration = Duration::from_secs(600);
 /// A cached token is refreshed this long before it expires.
 pub const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(300);
-/// Attempts per request, the first included.
-pub const MAX_ATTEMPTS: u32 = 4;
-/// Back-off before retry n is a random duration up to min(cap, base * 2^(n-1)).
-pub const RETRY_BASE: Duration = Duration::from_millis(500);
-pub const RETRY_CAP: Duration = Duration::from_secs(30);
-/// Refused token refreshes back off from this, doubling, up to [`TOKEN_BACKOFF_CAP`].
-pub const TOKEN_BACKOFF_BASE: Duration = Duration::from_secs(30);
-pub const TOKEN_BACKOFF_CAP: Duration = Duration::from_secs(30 * 60);
+
+/// How hard the client tries and how long it backs off. [`Limits::default`] is what the
+/// exporter runs with; tests shorten the waits to keep real-time tests fast, never the counts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// Back-off before retry n is a random duration up to min(cap, base * 2^(n-1)).
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// Refused token refreshes back off from this, doubling, up to `token_backoff_cap`.
+    pub token_backoff_base: Duration,
+    pub token_backoff_cap: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_attempts: 4,
+            retry_base: Duration::from_millis(500),
+            retry_cap: Duration::from_secs(30),
+            token_backoff_base: Duration::from_secs(30),
+            token_backoff_cap: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
 /// Cadences per page: Zoho's maximum.
 pub const PER_PAGE: u32 = 200;
 /// A guard against an answer that claims `more_records` forever.
@@ -165,6 +184,7 @@ pub struct ZohoClient {
     timeout: Duration,
     max_response_bytes: u64,
     telemetry: Arc<OrgTelemetry>,
+    limits: Limits,
     token: Mutex<TokenState>,
     /// Set from a `Retry-After` header: no call to Zoho before this instant.
     not_before: StdMutex<Option<Instant>>,
@@ -220,9 +240,16 @@ impl ZohoClient {
             timeout,
             max_response_bytes,
             telemetry,
+            limits: Limits::default(),
             token: Mutex::new(TokenState::default()),
             not_before: StdMutex::new(None),
         }
+    }
+
+    /// The same client with other limits (tests shorten the waits).
+    pub fn with_limits(mut self, limits: Limits) -> ZohoClient {
+        self.limits = limits;
+        self
     }
 
     pub fn org(&self) -> &OrgConfig {
@@ -289,7 +316,7 @@ impl ZohoClient {
             let token = self.access_token(deadline).await?;
             let url = format!("{}{}", token.api_domain, path);
             let result = self
-                .send_with_retries(endpoint, MAX_ATTEMPTS, deadline, || {
+                .send_with_retries(endpoint, self.limits.max_attempts, deadline, || {
                     self.http.get(&url).query(query).header(
                         AUTHORIZATION,
                         format!("Zoho-oauthtoken {}", token.value.expose()),
@@ -367,9 +394,11 @@ impl ZohoClient {
                     ZohoError::TokenRefused { .. } | ZohoError::UntrustedApiDomain { .. }
                 ) {
                     state.consecutive_refusals += 1;
-                    let backoff = TOKEN_BACKOFF_BASE
+                    let backoff = self
+                        .limits
+                        .token_backoff_base
                         .saturating_mul(1 << (state.consecutive_refusals - 1).min(16))
-                        .min(TOKEN_BACKOFF_CAP);
+                        .min(self.limits.token_backoff_cap);
                     state.paused_until = Some(Instant::now() + backoff);
                 }
                 let label = err.metric_label();
@@ -469,7 +498,11 @@ impl ZohoClient {
             if !err.is_transient() || attempt >= max_attempts {
                 return Err(err);
             }
-            let ceiling = RETRY_BASE.saturating_mul(1 << (attempt - 1)).min(RETRY_CAP);
+            let ceiling = self
+                .limits
+                .retry_base
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(self.limits.retry_cap);
             let backoff = ceiling.mul_f64(fastrand::f64());
             if Instant::now() + backoff >= deadline {
                 return Err(err);
