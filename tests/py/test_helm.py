@@ -15,6 +15,7 @@ import copy
 import io
 import json
 import re
+import subprocess
 import tarfile
 import tomllib
 from pathlib import Path
@@ -494,6 +495,55 @@ def test_config_yaml_is_the_exporters_format_and_references_mounted_files(render
     assert config.get("expectations", []) == values.get("expectations", [])
 
 
+def project_volume(objects: list[dict], root: Path) -> None:
+    """Writes what the kubelet would put into the pod's projected volume under root (instead of
+    CONFIG_DIR): the ConfigMap's and chart Secrets' keys, and stand-ins for Secrets made outside."""
+    rendered_data = {}
+    for obj in objects:
+        if obj["kind"] == "ConfigMap":
+            rendered_data[f"configMap/{obj['metadata']['name']}"] = {k: v.encode() for k, v in obj["data"].items()}
+        if obj["kind"] == "Secret":
+            rendered_data[f"secret/{obj['metadata']['name']}"] = {k: base64.b64decode(v) for k, v in obj["data"].items()}
+    for path, (source, key) in mounted_files(objects).items():
+        data = rendered_data.get(source, {}).get(key, f"made outside the chart: {source} {key}".encode())
+        if key == "config.yaml":
+            data = data.replace(CONFIG_DIR.encode(), str(root).encode())
+        target = root / Path(path).relative_to(CONFIG_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+@pytest.mark.parametrize("name", ["one-org", "two-orgs", "existing-secret", "demo"])
+def test_the_exporter_accepts_the_rendered_args_and_config(rendered, name, exporter_binary, tmp_path):
+    """The real binary runs the container's own arguments with --config.check, against the files
+    the pod would see: the config the chart writes is one the exporter loads, credentials included."""
+    objects = rendered[name]
+    args = container(objects)["args"]
+    if name != "demo":
+        project_volume(objects, tmp_path)
+        args = [a.replace(CONFIG_DIR, str(tmp_path)) for a in args]
+    result = subprocess.run(
+        [str(exporter_binary), *args, "--config.check"], capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    values = ci_values(name)
+    orgs = len(values.get("orgs", [])) or 1  # the demo has its own single org
+    assert f"config OK: {orgs} org(s)" in result.stdout
+    if name != "demo":
+        assert f"{len(values.get('expectations', []))} expectation(s)" in result.stdout
+
+
+def test_the_exporter_accepts_the_full_config(rendered, exporter_binary, tmp_path):
+    objects = rendered["full"]
+    project_volume(objects, tmp_path)
+    result = subprocess.run(
+        [str(exporter_binary), f"--config.file={tmp_path}/config.yaml", "--config.check"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "config OK: 3 org(s), 1 expectation(s)" in result.stdout
+
+
 def test_config_maps_values_to_the_exporters_keys(rendered):
     config = rendered_config(rendered["full"])
     assert config["interval"] == "5m" and config["timeout"] == "30s"
@@ -717,6 +767,8 @@ def test_packaged_chart_carries_the_rules_and_dashboards(chart, tmp_path):
             assert member.isfile()
             assert tar.extractfile(member).read() == source.read_bytes()
         assert not any("/ci/" in name for name in members), "ci/ value sets are test input, not chart content"
+        packaged_files = [n for n, m in members.items() if "/files/" in n and m.isfile()]
+        assert packaged_files and all(n.endswith((".yml", ".yaml", ".json")) for n in packaged_files), packaged_files
     with helm.Chart.load_archive(archive.read_bytes()) as packaged:
         values = {**ci_values("one-org"), "prometheusRule": {"enabled": True}}
         assert one(render(packaged, values), "PrometheusRule")["spec"]["groups"] == alert_groups()
@@ -777,3 +829,44 @@ def test_dockerignore_keeps_build_output_and_secrets_out_of_the_context():
     # the crate's sources must stay in the context
     for needed in ("src", "Cargo.toml", "Cargo.lock"):
         assert needed not in {p.strip("/") for p in patterns}
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/kubernetes.md: the credit tables follow the cost formulas
+
+
+def credits_table(name: str) -> dict[str, list[int]]:
+    """Rows of the table after `<!-- credits-table: name -->`: first cell -> the numbers."""
+    text = (ROOT / "docs" / "kubernetes.md").read_text()
+    block = text.split(f"<!-- credits-table: {name} -->", 1)[1].strip().split("\n\n", 1)[0]
+    header, _, *rows = block.splitlines()
+    sizes = [int(m.replace(",", "")) for m in re.findall(r"([\d,]+) (?:active )?cadences", header)]
+    assert sizes == [50, 500, 5000]
+    table = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        table[cells[0]] = [int(c.replace(",", "")) for c in cells[1:]]
+    return table
+
+
+PER_DAY = {"1m": 1440, "5m": 288, "15m": 96, "1h": 24, "6h": 4, "24h": 1}
+
+
+def test_credit_tables_follow_the_cost_formulas():
+    sizes = [50, 500, 5000]
+    collection = credits_table("collection")
+    assert list(collection) == ["1m", "5m", "15m"]
+    for interval, row in collection.items():
+        # ceil(cadences / 200) page calls per collection, plus about 24 token refreshes a day
+        assert row == [-(-n // 200) * PER_DAY[interval] + 24 for n in sizes], interval
+    enrollment = credits_table("enrollment")
+    for interval, row in enrollment.items():
+        assert row == [-(-n // 100) * PER_DAY[interval] for n in sizes], interval
+    analytics = credits_table("analytics")
+    for interval, row in analytics.items():
+        assert row == [n * PER_DAY[interval] for n in sizes], interval
+    # the chart's defaults are what the "putting it together" example assumes
+    defaults = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["config"]
+    assert (defaults["interval"], defaults["enrollment"]["interval"], defaults["analytics"]["enabled"]) == ("5m", "15m", False)
+    assert collection["5m"][1] + enrollment["15m"][1] == 1368
+    assert "888 + 480 = 1,368" in (ROOT / "docs" / "kubernetes.md").read_text()
