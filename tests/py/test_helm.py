@@ -416,7 +416,7 @@ def test_container_args_ports_and_probes(rendered):
 
     full = container(rendered["full"])
     assert f"--web.config.file={CONFIG_DIR}/web-config.yml" in full["args"]
-    assert full["args"][-1] == "--web.telemetry-path=/metrics"  # extraArgs come last
+    assert full["args"][-1] == "--web.telemetry-path=/zoho-metrics"  # extraArgs come last
     assert "--log.level=debug" in full["args"] and "--log.format=json" in full["args"]
     assert full["env"] == [{"name": "TZ", "value": "UTC"}]
 
@@ -636,7 +636,7 @@ def test_service_and_service_monitor_select_the_exporter(rendered):
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     (endpoint,) = spec["endpoints"]
     sm_values = ci_values("full")["serviceMonitor"]
-    assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
+    assert endpoint["port"] == "http" and endpoint["path"] == "/zoho-metrics" == sm_values["path"]
     assert endpoint["scheme"] == "https"  # webConfig serves TLS
     assert endpoint["interval"] == sm_values["interval"] and endpoint["scrapeTimeout"] == sm_values["scrapeTimeout"]
     assert endpoint["tlsConfig"] == sm_values["tlsConfig"]
