@@ -1,0 +1,358 @@
+//! The built binary end to end: `--config.check`, `--once`, the environment org, reload by
+//! `POST /-/reload` and SIGHUP, and shutdown on SIGTERM in the middle of a hung request.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use zoho_cadences_exporter::fake_zoho::{
+    generated_cadences, FakeZoho, Fault, Route, CLIENT_SECRET, REFRESH_TOKEN,
+};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_zoho-cadences-exporter");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zce-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_config(dir: &std::path::Path, yaml: &str) -> PathBuf {
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new(BINARY);
+    command
+        .args(args)
+        .env_remove("ZOHO_CLIENT_ID")
+        .env_remove("ZOHO_CLIENT_SECRET")
+        .env_remove("ZOHO_REFRESH_TOKEN");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_check_accepts_good_and_names_the_problem_in_bad_configs() {
+    let dir = temp_dir("check");
+    let good = "interval: 1m\norgs:\n  - name: acme\n    client_id: a\n    client_secret: s3cr3t-value\n    refresh_token: r3fr3sh-value\n";
+    let path = write_config(&dir, good);
+    let (code, stdout, stderr) = run(
+        &["--config.file", path.to_str().unwrap(), "--config.check"],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "config OK: 1 org(s), 0 expectation(s)\n");
+    for (bad, expected) in [
+        (format!("{good}    region: us\n"), "unknown field `region`"),
+        (good.replace("interval: 1m", "interval: soon"), "interval: invalid duration \"soon\""),
+        (format!("{good}    data_center: xx\n"), "orgs[0].data_center: unknown data center \"xx\""),
+        (
+            format!("{good}expectations:\n  - name: e\n    cadence: \"A*\"\n    id: \"1\"\n    active: true\n"),
+            "expectations[0].cadence: give either cadence",
+        ),
+    ] {
+        let path = write_config(&dir, &bad);
+        let (code, stdout, stderr) = run(&["--config.file", path.to_str().unwrap(), "--config.check"], &[]);
+        assert_eq!(code, 1, "{bad}");
+        assert!(stderr.contains(expected), "expected {expected:?} in {stderr:?}");
+        for secret in ["s3cr3t-value", "r3fr3sh-value"] {
+            assert!(!stderr.contains(secret) && !stdout.contains(secret), "secret leaked: {stderr}");
+        }
+    }
+    let (code, _, stderr) = run(
+        &[
+            "--config.file",
+            "/nonexistent/config.yaml",
+            "--config.check",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("cannot read config file /nonexistent/config.yaml"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn environment_org_without_a_config_file() {
+    let (code, stdout, _) = run(
+        &["--config.check"],
+        &[
+            ("ZOHO_CLIENT_ID", "1000.X"),
+            ("ZOHO_CLIENT_SECRET", "s"),
+            ("ZOHO_REFRESH_TOKEN", "r"),
+            ("ZOHO_DATA_CENTER", "eu"),
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(stdout, "config OK: 1 org(s), 0 expectation(s)\n");
+    let (code, _, stderr) = run(&["--config.check"], &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("ZOHO_CLIENT_ID: is not set"), "{stderr}");
+    let (code, _, stderr) = run(
+        &["--config.check"],
+        &[
+            ("ZOHO_CLIENT_ID", "1000.X"),
+            ("ZOHO_CLIENT_SECRET", "s"),
+            ("ZOHO_REFRESH_TOKEN", "r"),
+            ("ZOHO_DATA_CENTER", "mars"),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("data_center: unknown data center \"mars\""),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_prints_the_exposition_and_exits_by_outcome() {
+    let fake = FakeZoho::start(generated_cadences(3)).await.unwrap();
+    let broken = FakeZoho::start(generated_cadences(3)).await.unwrap();
+    broken.set_revoked(true);
+    let dir = temp_dir("once");
+    let good = write_config(&dir, &format!("orgs:\n{}", fake.org_yaml("good")));
+    let output = tokio::task::spawn_blocking(move || {
+        run(&["--config.file", good.to_str().unwrap(), "--once"], &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.0, 0, "{}", output.2);
+    assert_eq!(value(&output.1, r#"zoho_crm_up{org="good"}"#), Some(1.0));
+    assert_eq!(count_series(&output.1, "zoho_crm_cadence_active"), 3);
+    promtool_check_metrics(&output.1);
+
+    let both = write_config(
+        &dir,
+        &format!("orgs:\n{}{}", fake.org_yaml("good"), broken.org_yaml("bad")),
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        run(&["--config.file", both.to_str().unwrap(), "--once"], &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.0, 1, "one org failed");
+    assert_eq!(value(&output.1, r#"zoho_crm_up{org="bad"}"#), Some(0.0));
+    assert_eq!(value(&output.1, r#"zoho_crm_up{org="good"}"#), Some(1.0));
+    for secret in [CLIENT_SECRET, REFRESH_TOKEN, "fakeaccesstoken"] {
+        assert!(
+            !output.1.contains(secret) && !output.2.contains(secret),
+            "{secret} leaked"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The exporter as a child process, with its listen address read from its log.
+struct Exporter {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Exporter {
+    fn start(config: &std::path::Path) -> Exporter {
+        let mut child = Command::new(BINARY)
+            .args([
+                "--config.file",
+                config.to_str().unwrap(),
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--log.level",
+                "debug",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("the exporter logs its address")
+                .unwrap();
+            if let Some(rest) = line.split(" address=").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Exporter {
+            child,
+            base: format!("http://{address}"),
+            http: zoho_cadences_exporter::zoho::client::http_client(),
+        }
+    }
+
+    async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Polls until `condition` holds on the metrics text, for at most 10 s.
+    async fn wait_for(&self, what: &str, condition: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            let text = self.metrics().await;
+            if condition(&text) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "timed out waiting for {what}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, for at most `limit`.
+    fn wait_exit(&mut self, limit: Duration) -> i32 {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(started.elapsed() < limit, "did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_refuses_a_bad_config_and_applies_a_good_one() {
+    let first = FakeZoho::start(generated_cadences(4)).await.unwrap();
+    let second = FakeZoho::start(generated_cadences(6)).await.unwrap();
+    let dir = temp_dir("reload");
+    let both = format!(
+        "interval: 1s\norgs:\n{}{}",
+        first.org_yaml("first"),
+        second.org_yaml("second")
+    );
+    let path = write_config(&dir, &both);
+    let exporter = Exporter::start(&path);
+    exporter
+        .wait_for("both orgs up", |t| {
+            value(t, r#"zoho_crm_up{org="first"}"#) == Some(1.0)
+                && value(t, r#"zoho_crm_up{org="second"}"#) == Some(1.0)
+        })
+        .await;
+
+    std::fs::write(&path, "orgs:\n  - name: [broken\n").unwrap();
+    let response = exporter
+        .http
+        .post(format!("{}/-/reload", exporter.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("failed to reload config"));
+    let text = exporter.metrics().await;
+    assert_eq!(
+        value(&text, "zoho_crm_config_last_reload_successful"),
+        Some(0.0)
+    );
+    assert_eq!(
+        count_series(&text, "zoho_crm_cadence_active"),
+        10,
+        "the old config keeps running"
+    );
+
+    // Drop the second org by SIGHUP; the first keeps its token and snapshot.
+    std::fs::write(
+        &path,
+        format!("interval: 1s\norgs:\n{}", first.org_yaml("first")),
+    )
+    .unwrap();
+    exporter.signal("-HUP");
+    let text = exporter
+        .wait_for("the second org gone", |t| !t.contains(r#"org="second""#))
+        .await;
+    assert_eq!(
+        value(&text, "zoho_crm_config_last_reload_successful"),
+        Some(1.0)
+    );
+    assert_eq!(count_series(&text, "zoho_crm_cadence_active"), 4);
+    let calls = first.calls(Route::Cadences);
+    exporter
+        .wait_for("another collection of the first org", |_| {
+            first.calls(Route::Cadences) > calls + 1
+        })
+        .await;
+    assert_eq!(
+        first.calls(Route::Token),
+        1,
+        "the unchanged org kept its access token"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_hung_request_exits_promptly() {
+    let fake = FakeZoho::start(generated_cadences(4)).await.unwrap();
+    for _ in 0..10 {
+        fake.push_fault(Route::Cadences, Fault::Hang);
+    }
+    let dir = temp_dir("sigterm");
+    let path = write_config(
+        &dir,
+        &format!("timeout: 1h\norgs:\n{}", fake.org_yaml("hung")),
+    );
+    let mut exporter = Exporter::start(&path);
+    let started = Instant::now();
+    while fake.calls(Route::Cadences) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no request reached the fake"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A scrape still answers while the collection hangs.
+    let text = exporter.metrics().await;
+    assert!(text.contains("zoho_crm_exporter_build_info"));
+    exporter.signal("-TERM");
+    let code = tokio::task::spawn_blocking(move || exporter.wait_exit(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    assert_eq!(code, 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
