@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
-use zoho_cadences_exporter::fake_zoho::{generated_cadences, Fault, FakeZoho, Route};
+use zoho_cadences_exporter::fake_zoho::{generated_cadences, FakeZoho, Fault, Route};
 use zoho_cadences_exporter::zoho::client::TOKEN_REQUESTS_PER_WINDOW;
 
 const UP: &str = r#"zoho_crm_up{org="org0"}"#;
@@ -25,7 +25,11 @@ fn status(status: u16, code: &str) -> Fault {
 /// Asserts the org is down but still exports its last complete snapshot of `cadences`.
 fn assert_down_with_snapshot(text: &str, cadences: usize) {
     assert_eq!(value(text, UP), Some(0.0), "{text}");
-    assert_eq!(count_series(text, "zoho_crm_cadence_active"), cadences, "last snapshot kept");
+    assert_eq!(
+        count_series(text, "zoho_crm_cadence_active"),
+        cadences,
+        "last snapshot kept"
+    );
 }
 
 #[tokio::test]
@@ -33,11 +37,21 @@ async fn expired_token_is_refreshed_once_and_the_call_retried() {
     let (fake, state, collector) = single(generated_cadences(10), "").await;
     collector.collect_once().await.unwrap();
     fake.expire_tokens();
-    collector.collect_once().await.expect("refresh and retry succeed");
+    collector
+        .collect_once()
+        .await
+        .expect("refresh and retry succeed");
     let text = scrape(&state);
     assert_eq!(fake.calls(Route::Token), 2);
-    assert_eq!(fake.calls(Route::Cadences), 3, "one rejected call, one retried");
-    assert_eq!(value(&text, &api_error("cadences", "INVALID_TOKEN")), Some(1.0));
+    assert_eq!(
+        fake.calls(Route::Cadences),
+        3,
+        "one rejected call, one retried"
+    );
+    assert_eq!(
+        value(&text, &api_error("cadences", "INVALID_TOKEN")),
+        Some(1.0)
+    );
     assert_eq!(value(&text, UP), Some(1.0));
 }
 
@@ -46,9 +60,18 @@ async fn authentication_failure_is_treated_like_an_expired_token() {
     let (fake, state, collector) = single(generated_cadences(10), "").await;
     collector.collect_once().await.unwrap();
     fake.push_fault(Route::Cadences, status(401, "AUTHENTICATION_FAILURE"));
-    collector.collect_once().await.expect("refresh and retry succeed");
+    collector
+        .collect_once()
+        .await
+        .expect("refresh and retry succeed");
     assert_eq!(fake.calls(Route::Token), 2);
-    assert_eq!(value(&scrape(&state), &api_error("cadences", "AUTHENTICATION_FAILURE")), Some(1.0));
+    assert_eq!(
+        value(
+            &scrape(&state),
+            &api_error("cadences", "AUTHENTICATION_FAILURE")
+        ),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
@@ -69,7 +92,10 @@ async fn revoked_refresh_token_keeps_the_snapshot_backs_off_and_recovers() {
     // After it, the next collection tries again and recovers.
     fake.set_revoked(false);
     tokio::time::sleep(fast_limits().token_backoff_base + Duration::from_millis(50)).await;
-    collector.collect_once().await.expect("recovers after the back-off");
+    collector
+        .collect_once()
+        .await
+        .expect("recovers after the back-off");
     assert_eq!(value(&scrape(&state), UP), Some(1.0));
 }
 
@@ -80,7 +106,10 @@ async fn throttled_token_endpoint_is_counted_and_backed_off() {
     let err = collector.collect_once().await.unwrap_err();
     assert!(err.to_string().contains("Access Denied"), "{err}");
     let text = scrape(&state);
-    assert_eq!(value(&text, &api_error("token", "Access Denied")), Some(1.0));
+    assert_eq!(
+        value(&text, &api_error("token", "Access Denied")),
+        Some(1.0)
+    );
     assert_eq!(value(&text, UP), Some(0.0));
     assert_eq!(fake.calls(Route::Cadences), 0);
     collector.collect_once().await.unwrap_err();
@@ -92,7 +121,10 @@ async fn wrong_client_is_refused() {
     let (fake, state, collector) = single(generated_cadences(5), "").await;
     fake.push_fault(Route::Token, Fault::TokenError("invalid_client".to_owned()));
     collector.collect_once().await.unwrap_err();
-    assert_eq!(value(&scrape(&state), &api_error("token", "invalid_client")), Some(1.0));
+    assert_eq!(
+        value(&scrape(&state), &api_error("token", "invalid_client")),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
@@ -108,7 +140,13 @@ async fn never_more_than_ten_token_requests_in_ten_minutes() {
 
 #[tokio::test]
 async fn configuration_errors_are_not_retried() {
-    for (code, http) in [("OAUTH_SCOPE_MISMATCH", 401), ("NO_PERMISSION", 403), ("FEATURE_NOT_ENABLED", 403), ("INVALID_URL_PATTERN", 404), ("INVALID_DATA", 400)] {
+    for (code, http) in [
+        ("OAUTH_SCOPE_MISMATCH", 401),
+        ("NO_PERMISSION", 403),
+        ("FEATURE_NOT_ENABLED", 403),
+        ("INVALID_URL_PATTERN", 404),
+        ("INVALID_DATA", 400),
+    ] {
         let (fake, state, collector) = single(generated_cadences(5), "").await;
         fake.push_fault(Route::Cadences, status(http, code));
         let err = collector.collect_once().await.unwrap_err();
@@ -116,23 +154,58 @@ async fn configuration_errors_are_not_retried() {
         assert_eq!(fake.calls(Route::Cadences), 1, "{code}: one attempt only");
         assert_eq!(fake.calls(Route::Token), 1, "{code}: no token refresh");
         let text = scrape(&state);
-        assert_eq!(value(&text, &api_error("cadences", code)), Some(1.0), "{code}");
-        assert_eq!(value(&text, &format!(r#"zoho_crm_api_requests_total{{org="org0",endpoint="cadences",status_code="{http}"}}"#)), Some(1.0));
+        assert_eq!(
+            value(&text, &api_error("cadences", code)),
+            Some(1.0),
+            "{code}"
+        );
+        assert_eq!(
+            value(
+                &text,
+                &format!(
+                    r#"zoho_crm_api_requests_total{{org="org0",endpoint="cadences",status_code="{http}"}}"#
+                )
+            ),
+            Some(1.0)
+        );
         // The next collection tries again.
-        collector.collect_once().await.expect("next collection succeeds");
+        collector
+            .collect_once()
+            .await
+            .expect("next collection succeeds");
     }
 }
 
 #[tokio::test]
 async fn server_errors_and_throttling_are_retried_within_the_collection() {
-    for (code, http) in [("INTERNAL_ERROR", 500), ("INTERNAL_SERVER_ERROR", 500), ("TOO_MANY_REQUESTS", 429), ("", 502)] {
+    for (code, http) in [
+        ("INTERNAL_ERROR", 500),
+        ("INTERNAL_SERVER_ERROR", 500),
+        ("TOO_MANY_REQUESTS", 429),
+        ("", 502),
+    ] {
         let (fake, state, collector) = single(generated_cadences(5), "").await;
         fake.push_fault(Route::Cadences, status(http, code));
         fake.push_fault(Route::Cadences, status(http, code));
-        collector.collect_once().await.unwrap_or_else(|e| panic!("{code}: {e}"));
-        assert_eq!(fake.calls(Route::Cadences), 3, "{code}: two failures, then success");
-        let label = if code.is_empty() { format!("http_{http}") } else { code.to_owned() };
-        assert_eq!(value(&scrape(&state), &api_error("cadences", &label)), Some(2.0), "{label}");
+        collector
+            .collect_once()
+            .await
+            .unwrap_or_else(|e| panic!("{code}: {e}"));
+        assert_eq!(
+            fake.calls(Route::Cadences),
+            3,
+            "{code}: two failures, then success"
+        );
+        let label = if code.is_empty() {
+            format!("http_{http}")
+        } else {
+            code.to_owned()
+        };
+        assert_eq!(
+            value(&scrape(&state), &api_error("cadences", &label)),
+            Some(2.0),
+            "{label}"
+        );
         assert_eq!(value(&scrape(&state), UP), Some(1.0));
     }
 }
@@ -144,8 +217,14 @@ async fn retries_are_bounded() {
         fake.push_fault(Route::Cadences, status(500, "INTERNAL_ERROR"));
     }
     collector.collect_once().await.unwrap_err();
-    assert_eq!(fake.calls(Route::Cadences), fast_limits().max_attempts as u64);
-    assert_eq!(value(&scrape(&state), &api_error("cadences", "INTERNAL_ERROR")), Some(4.0));
+    assert_eq!(
+        fake.calls(Route::Cadences),
+        fast_limits().max_attempts as u64
+    );
+    assert_eq!(
+        value(&scrape(&state), &api_error("cadences", "INTERNAL_ERROR")),
+        Some(4.0)
+    );
 }
 
 #[tokio::test]
@@ -159,7 +238,10 @@ async fn a_failed_middle_page_never_publishes_a_partial_snapshot() {
         let mut seen = std::collections::BTreeSet::new();
         let started = Instant::now();
         while started.elapsed() < Duration::from_millis(400) {
-            seen.insert(count_series(&scrape(&sampler_state), "zoho_crm_cadence_active"));
+            seen.insert(count_series(
+                &scrape(&sampler_state),
+                "zoho_crm_cadence_active",
+            ));
             tokio::task::yield_now().await;
         }
         seen
@@ -173,10 +255,17 @@ async fn a_failed_middle_page_never_publishes_a_partial_snapshot() {
     collector.collect_once().await.unwrap_err();
     assert_eq!(fake.pages_requested()[5..], [1, 2, 3, 3, 3, 3]);
     let seen = sampler.await.unwrap();
-    assert_eq!(seen, [1_000].into(), "every scrape saw the complete old snapshot");
+    assert_eq!(
+        seen,
+        [1_000].into(),
+        "every scrape saw the complete old snapshot"
+    );
     assert_down_with_snapshot(&scrape(&state), 1_000);
     collector.collect_once().await.unwrap();
-    assert_eq!(count_series(&scrape(&state), "zoho_crm_cadence_active"), 700);
+    assert_eq!(
+        count_series(&scrape(&state), "zoho_crm_cadence_active"),
+        700
+    );
 }
 
 #[tokio::test]
@@ -184,21 +273,39 @@ async fn retry_after_is_honoured() {
     let (fake, state, collector) = single(generated_cadences(5), "").await;
     fake.push_fault(
         Route::Cadences,
-        Fault::Status { status: 429, code: "TOO_MANY_REQUESTS".to_owned(), retry_after: Some("1".to_owned()) },
+        Fault::Status {
+            status: 429,
+            code: "TOO_MANY_REQUESTS".to_owned(),
+            retry_after: Some("1".to_owned()),
+        },
     );
     let started = Instant::now();
-    collector.collect_once().await.expect("succeeds after waiting");
-    assert!(started.elapsed() >= Duration::from_secs(1), "no call before Retry-After passed");
+    collector
+        .collect_once()
+        .await
+        .expect("succeeds after waiting");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "no call before Retry-After passed"
+    );
     assert_eq!(fake.calls(Route::Cadences), 2);
-    assert_eq!(value(&scrape(&state), &api_error("cadences", "TOO_MANY_REQUESTS")), Some(1.0));
+    assert_eq!(
+        value(&scrape(&state), &api_error("cadences", "TOO_MANY_REQUESTS")),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
 async fn retry_after_beyond_the_deadline_fails_the_collection_without_calling() {
-    let (fake, state, collector) = single(generated_cadences(5), "interval: 1s\ntimeout: 500ms").await;
+    let (fake, state, collector) =
+        single(generated_cadences(5), "interval: 1s\ntimeout: 500ms").await;
     fake.push_fault(
         Route::Cadences,
-        Fault::Status { status: 429, code: "TOO_MANY_REQUESTS".to_owned(), retry_after: Some("3600".to_owned()) },
+        Fault::Status {
+            status: 429,
+            code: "TOO_MANY_REQUESTS".to_owned(),
+            retry_after: Some("3600".to_owned()),
+        },
     );
     let err = collector.collect_once().await.unwrap_err();
     assert_eq!(err.metric_label(), "retry_after");
@@ -219,7 +326,11 @@ async fn malformed_and_wrongly_shaped_answers_are_decode_errors() {
         let text = scrape(&state);
         assert_down_with_snapshot(&text, 5);
         assert_eq!(value(&text, &api_error("cadences", "decode")), Some(1.0));
-        assert_eq!(fake.calls(Route::Cadences), 2, "decode errors are not retried");
+        assert_eq!(
+            fake.calls(Route::Cadences),
+            2,
+            "decode errors are not retried"
+        );
     }
 }
 
@@ -241,7 +352,10 @@ async fn connection_reset_is_retried() {
     fake.push_fault(Route::Cadences, Fault::Reset);
     collector.collect_once().await.expect("the retry succeeds");
     assert_eq!(fake.calls(Route::Cadences), 2);
-    assert_eq!(value(&scrape(&state), &api_error("cadences", "connect")), Some(1.0));
+    assert_eq!(
+        value(&scrape(&state), &api_error("cadences", "connect")),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
@@ -254,7 +368,10 @@ async fn a_hang_past_the_timeout_is_retried() {
     let text = scrape(&state);
     assert_eq!(value(&text, &api_error("cadences", "timeout")), Some(1.0));
     assert_eq!(
-        value(&text, r#"zoho_crm_api_requests_total{org="org0",endpoint="cadences",status_code="none"}"#),
+        value(
+            &text,
+            r#"zoho_crm_api_requests_total{org="org0",endpoint="cadences",status_code="none"}"#
+        ),
         Some(1.0)
     );
 }
@@ -273,12 +390,21 @@ async fn a_hung_org_never_delays_another() {
     let bad_run = tokio::spawn(async move { bad.collect_once().await });
     let started = Instant::now();
     good.collect_once().await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(500), "the healthy org is not held up");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "the healthy org is not held up"
+    );
     let scrape_started = Instant::now();
     let text = scrape(&state);
     assert!(scrape_started.elapsed() < Duration::from_millis(100));
     assert_eq!(value(&text, UP), Some(1.0));
     let err = bad_run.await.unwrap().unwrap_err();
-    assert!(matches!(err.metric_label().as_str(), "timeout" | "deadline"), "{err}");
-    assert_eq!(value(&scrape(&state), r#"zoho_crm_up{org="org1"}"#), Some(0.0));
+    assert!(
+        matches!(err.metric_label().as_str(), "timeout" | "deadline"),
+        "{err}"
+    );
+    assert_eq!(
+        value(&scrape(&state), r#"zoho_crm_up{org="org1"}"#),
+        Some(0.0)
+    );
 }

@@ -21,22 +21,37 @@ fn app(state: &SharedState) -> axum::Router {
     })
 }
 
-async fn get(state: &SharedState, path: &str, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+async fn get(
+    state: &SharedState,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let mut request = Request::get(path);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = app(state).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let response = app(state)
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, headers, body)
 }
 
 fn gunzip(body: &[u8]) -> String {
     // Two gzip members (cadence part, live part): a multi-member reader reads both.
     let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(body).read_to_string(&mut text).unwrap();
+    flate2::read::MultiGzDecoder::new(body)
+        .read_to_string(&mut text)
+        .unwrap();
     text
 }
 
@@ -47,7 +62,10 @@ async fn formats_follow_the_accept_header() {
 
     let (status, headers, body) = get(&state, "/metrics", &[]).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains("# TYPE zoho_crm_collections_total counter"));
     assert!(!text.contains("# EOF"));
@@ -55,7 +73,10 @@ async fn formats_follow_the_accept_header() {
 
     let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
     let (_, headers, body) = get(&state, "/metrics", &[("accept", accept)]).await;
-    assert_eq!(headers["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    assert_eq!(
+        headers["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
     let openmetrics = String::from_utf8(body).unwrap();
     assert!(openmetrics.contains("# TYPE zoho_crm_collections counter"));
     assert!(openmetrics.contains("# UNIT zoho_crm_collection_duration_seconds seconds"));
@@ -69,35 +90,60 @@ async fn gzip_when_asked_and_same_content() {
     collector.collect_once().await.unwrap();
     let (_, plain_headers, plain) = get(&state, "/metrics", &[]).await;
     assert!(plain_headers.get("content-encoding").is_none());
-    let (_, headers, zipped) = get(&state, "/metrics", &[("accept-encoding", "gzip, deflate")]).await;
+    let (_, headers, zipped) =
+        get(&state, "/metrics", &[("accept-encoding", "gzip, deflate")]).await;
     assert_eq!(headers["content-encoding"], "gzip");
     let unzipped = gunzip(&zipped);
     // The live part (process metrics, durations) moves between two scrapes: compare the
     // cadence part and the set of series.
-    let names = |text: &str| -> Vec<String> { samples(text).keys().filter(|k| !k.starts_with("process_")).cloned().collect() };
+    let names = |text: &str| -> Vec<String> {
+        samples(text)
+            .keys()
+            .filter(|k| !k.starts_with("process_"))
+            .cloned()
+            .collect()
+    };
     assert_eq!(names(&unzipped), names(&String::from_utf8(plain).unwrap()));
     assert!(unzipped.starts_with(std::str::from_utf8(&state.encoded().text).unwrap()));
 }
 
 #[tokio::test]
 async fn ready_after_every_org_attempted_once() {
-    let fake = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences()).await.unwrap();
-    let broken = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences()).await.unwrap();
+    let fake = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences())
+        .await
+        .unwrap();
+    let broken = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences())
+        .await
+        .unwrap();
     broken.set_revoked(true);
     let config = config_for(&[&fake, &broken], "");
     let (state, collectors) = collectors(&config);
     assert_eq!(get(&state, "/-/healthy", &[]).await.0, StatusCode::OK);
-    assert_eq!(get(&state, "/-/ready", &[]).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        get(&state, "/-/ready", &[]).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     collectors[0].collect_once().await.unwrap();
-    assert_eq!(get(&state, "/-/ready", &[]).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        get(&state, "/-/ready", &[]).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     collectors[1].collect_once().await.unwrap_err();
-    assert_eq!(get(&state, "/-/ready", &[]).await.0, StatusCode::OK, "a failed first attempt counts");
+    assert_eq!(
+        get(&state, "/-/ready", &[]).await.0,
+        StatusCode::OK,
+        "a failed first attempt counts"
+    );
 }
 
 #[tokio::test]
 async fn status_page_shows_each_org() {
-    let fake = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences()).await.unwrap();
-    let broken = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences()).await.unwrap();
+    let fake = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences())
+        .await
+        .unwrap();
+    let broken = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences())
+        .await
+        .unwrap();
     broken.set_revoked(true);
     let config = config_for(&[&fake, &broken], "");
     let (state, collectors) = collectors(&config);
@@ -106,14 +152,29 @@ async fn status_page_shows_each_org() {
     let (status, headers, body) = get(&state, "/", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
-    assert!(headers["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let html = String::from_utf8(body).unwrap();
     assert!(html.contains(r#"<a href="/metrics">"#), "{html}");
-    assert!(html.contains(r#"<td>org0</td><td class="up">up</td>"#), "{html}");
-    assert!(html.contains("<td>2</td><td>1</td><td>1</td>"), "cadences, active, inactive: {html}");
-    assert!(html.contains(r#"<td>org1</td><td class="down">down</td><td>never</td>"#), "{html}");
-    assert!(html.contains("invalid_code"), "the last error is shown: {html}");
+    assert!(
+        html.contains(r#"<td>org0</td><td class="up">up</td>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>2</td><td>1</td><td>1</td>"),
+        "cadences, active, inactive: {html}"
+    );
+    assert!(
+        html.contains(r#"<td>org1</td><td class="down">down</td><td>never</td>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("invalid_code"),
+        "the last error is shown: {html}"
+    );
 }
 
 #[tokio::test]
@@ -134,5 +195,9 @@ async fn unknown_paths_and_methods() {
         .oneshot(Request::post("/-/reload").body(Body::empty()).unwrap())
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND, "no reload without a supervisor");
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "no reload without a supervisor"
+    );
 }
