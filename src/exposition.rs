@@ -8,7 +8,12 @@
 //! ([`crate::telemetry`]) and concatenates. For gzip the two parts are two gzip members: RFC 1952
 //! allows a file of several members and every Prometheus-compatible client reads them as one
 //! stream.
+//!
+//! The enrolled records and executed follow-ups come from their own loops' last complete
+//! passes, joined here with each org's current snapshot: a cadence gone from the snapshot has
+//! no series, whatever an older pass said about it.
 
+use crate::enrollment::{Enrollment, FollowUpsExecuted};
 use crate::expectations::{evaluate, Expectation};
 use crate::snapshot::{Cadence, OrgSnapshot};
 use crate::telemetry::encode_rows;
@@ -18,6 +23,7 @@ use flate2::Compression;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -73,10 +79,13 @@ pub struct EncodedCadences {
     pub text_gzip: Bytes,
 }
 
-/// What the cadence part is built from: every org's current snapshot.
+/// What the cadence part is built from: every org's current snapshot, and the last complete
+/// enrollment and analytics results of the orgs that have them.
 #[derive(Debug, Clone)]
 pub struct CadenceSource {
     pub orgs: Vec<(String, Arc<OrgSnapshot>)>,
+    pub enrollment: BTreeMap<String, Arc<Enrollment>>,
+    pub follow_ups_executed: BTreeMap<String, Arc<FollowUpsExecuted>>,
     pub expectations: Arc<Vec<Expectation>>,
     pub per_cadence_metrics: bool,
 }
@@ -167,6 +176,10 @@ fn cadence_labels<'a>(org: &'a str, cadence: &'a Cadence) -> CadenceLabels<'a> {
 }
 
 const FROM_LAST_COLLECTION: &str = "(from the org's last complete collection)";
+const FROM_LAST_ENROLLMENT: &str =
+    "(from the org's last complete enrollment pass, for the cadences of its last complete collection)";
+const FROM_LAST_ANALYTICS: &str =
+    "(from the org's last complete analytics pass, for the cadences of its last complete collection)";
 
 impl prometheus_client::collector::Collector for CadenceSource {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
@@ -238,6 +251,35 @@ impl prometheus_client::collector::Collector for CadenceSource {
                     .filter_map(move |(cadence, expected)| {
                         expected.map(|e| (cadence_labels(org, cadence), ConstGauge::new(i64::from(e))))
                     })
+            }),
+        )?;
+
+        // Enrolled records per module: kept when per-cadence metrics are off.
+        let enrolled_by_module: Vec<(&str, BTreeMap<&str, u64>)> = orgs
+            .iter()
+            .filter_map(|(org, snapshot)| {
+                let enrollment = self.enrollment.get(org)?;
+                let mut modules: BTreeMap<&str, u64> = BTreeMap::new();
+                for cadence in &snapshot.cadences {
+                    if let Some(n) = enrollment.counts.get(&cadence.id) {
+                        *modules.entry(cadence.module.as_str()).or_default() += n;
+                    }
+                }
+                Some((org.as_str(), modules))
+            })
+            .collect();
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_enrolled_records",
+            &format!("Records enrolled in the module's cadences {FROM_LAST_ENROLLMENT}."),
+            None,
+            enrolled_by_module.iter().flat_map(|(org, modules)| {
+                modules.iter().map(move |(module, n)| {
+                    (
+                        [("org", *org), ("module", *module)],
+                        ConstGauge::new(*n as i64),
+                    )
+                })
             }),
         )?;
 
@@ -345,6 +387,42 @@ impl prometheus_client::collector::Collector for CadenceSource {
                 }),
             )?;
         }
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_cadence_enrolled_records",
+            &format!("Records enrolled in the cadence {FROM_LAST_ENROLLMENT}."),
+            None,
+            cadences().filter_map(|(org, c)| {
+                let n = self.enrollment.get(org)?.counts.get(&c.id)?;
+                Some((cadence_labels(org, c), ConstGauge::new(*n as i64)))
+            }),
+        )?;
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_cadence_follow_ups_executed",
+            &format!("Follow-ups the active cadence executed over the configured analytics window, by channel {FROM_LAST_ANALYTICS}."),
+            None,
+            cadences().flat_map(|(org, c)| {
+                self.follow_ups_executed
+                    .get(org)
+                    .and_then(|f| f.per_cadence.get(&c.id))
+                    .into_iter()
+                    .flat_map(move |channels| {
+                        channels.iter().map(move |(channel, n)| {
+                            (
+                                [
+                                    ("org", org),
+                                    ("id", c.id.as_str()),
+                                    ("name", c.name.as_str()),
+                                    ("module", c.module.as_str()),
+                                    ("channel", channel.as_str()),
+                                ],
+                                ConstGauge::new(*n as i64),
+                            )
+                        })
+                    })
+            }),
+        )?;
         Ok(())
     }
 }

@@ -7,6 +7,8 @@
 //! - [`snapshot`]: one org's complete, immutable picture of its cadences.
 //! - [`expectations`]: which cadences must be active, matched against a snapshot.
 //! - [`collector`]: one org's collection loop; [`supervisor`]: all orgs' loops across reloads.
+//! - [`enrollment`]: the per-org loops for enrolled records (`records_count`) and executed
+//!   follow-ups (`analytics`), apart from the main collection.
 //! - [`state`]: where collections publish and scrapes read.
 //! - [`exposition`]: the cadence metrics, encoded once per collection; [`telemetry`]: the live
 //!   per-scrape metrics (collection health, API counters, process).
@@ -17,6 +19,7 @@
 pub mod collector;
 pub mod config;
 pub mod demo;
+pub mod enrollment;
 pub mod expectations;
 pub mod exposition;
 pub mod fake_zoho;

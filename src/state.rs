@@ -1,10 +1,12 @@
 //! The one place where collections and scrapes meet: every org's latest complete snapshot and
 //! status, the pre-encoded cadence exposition, and the live metrics registry.
 //!
-//! Collectors write here when a collection ends; the HTTP layer only reads. Locks are std locks
-//! held for a copy or a swap, never across an `.await`, so a scrape never waits on Zoho.
+//! Collectors write here when a collection ends, the enrollment and analytics loops when a pass
+//! ends; the HTTP layer only reads. Locks are std locks held for a copy or a swap, never across
+//! an `.await`, so a scrape never waits on Zoho.
 
 use crate::config::Config;
+use crate::enrollment::{Enrollment, FollowUpsExecuted};
 use crate::expectations::Expectation;
 use crate::exposition::{CadenceSource, EncodedCadences};
 use crate::snapshot::OrgSnapshot;
@@ -13,6 +15,7 @@ use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
+use tokio::sync::watch;
 
 /// What the status page and readiness know of one org.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +27,10 @@ pub struct OrgStatus {
     pub last_success: Option<SystemTime>,
     /// The last failure, as a safe message (never holds a secret).
     pub last_error: Option<String>,
+    /// The last complete enrollment pass (`records_count`), if any.
+    pub enrollment: Option<Arc<Enrollment>>,
+    /// The last complete analytics pass, if any.
+    pub follow_ups_executed: Option<Arc<FollowUpsExecuted>>,
 }
 
 #[derive(Debug)]
@@ -32,6 +39,10 @@ struct ExpositionSettings {
     orgs: Vec<String>,
     expectations: Arc<Vec<Expectation>>,
     per_cadence_metrics: bool,
+    /// Whether enrollment and analytics results are wanted; a pass that ends after they were
+    /// switched off publishes nothing.
+    enrollment_enabled: bool,
+    analytics_enabled: bool,
 }
 
 /// Cheap to clone; every clone is the same state.
@@ -49,6 +60,9 @@ struct Inner {
     /// Serializes re-encoding so that a slower encoding of older snapshots never replaces a
     /// newer one.
     encoding: Mutex<()>,
+    /// Bumped whenever a snapshot is published, so the enrollment and analytics loops can wait
+    /// for an org's first one without polling.
+    snapshots: watch::Sender<u64>,
 }
 
 impl SharedState {
@@ -65,8 +79,11 @@ impl SharedState {
                     orgs: Vec::new(),
                     expectations: Arc::new(Vec::new()),
                     per_cadence_metrics: true,
+                    enrollment_enabled: false,
+                    analytics_enabled: false,
                 }),
                 encoding: Mutex::new(()),
+                snapshots: watch::Sender::new(0),
             }),
         };
         state.apply_config(config);
@@ -86,14 +103,24 @@ impl SharedState {
     }
 
     /// Takes on a (re)loaded config: orgs no longer configured lose their snapshot and every
-    /// series; orgs that stay keep theirs.
+    /// series; orgs that stay keep theirs. Switching enrollment or analytics off drops their
+    /// results.
     pub fn apply_config(&self, config: &Config) {
         let names: Vec<String> = config.orgs.iter().map(|o| o.name.clone()).collect();
+        let enrollment_enabled = config.enrollment.enabled;
+        let analytics_enabled = crate::enrollment::analytics_wanted(config);
         {
             let mut orgs = self.inner.orgs.write().expect("state lock");
             orgs.retain(|name, _| names.contains(name));
-            for name in &names {
-                orgs.entry(name.clone()).or_default();
+            for org in &config.orgs {
+                let status = orgs.entry(org.name.clone()).or_default();
+                let supported = crate::enrollment::supported(org);
+                if !enrollment_enabled || !supported {
+                    status.enrollment = None;
+                }
+                if !analytics_enabled || !supported {
+                    status.follow_ups_executed = None;
+                }
             }
         }
         let keep: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -105,8 +132,15 @@ impl SharedState {
             orgs: names,
             expectations: Arc::new(config.expectations.clone()),
             per_cadence_metrics: config.per_cadence_metrics,
+            enrollment_enabled,
+            analytics_enabled,
         };
         self.reencode();
+    }
+
+    /// A receiver that sees a change whenever any org's snapshot is published.
+    pub fn subscribe_snapshots(&self) -> watch::Receiver<u64> {
+        self.inner.snapshots.subscribe()
     }
 
     /// The org's last complete snapshot, if any.
@@ -142,6 +176,69 @@ impl SharedState {
             status.last_error = None;
         }
         self.reencode();
+        self.inner.snapshots.send_modify(|n| *n += 1);
+    }
+
+    /// An enrollment pass completed: its result replaces the old one.
+    pub fn publish_enrollment(&self, org: &str, enrollment: Arc<Enrollment>) {
+        if !self
+            .inner
+            .settings
+            .read()
+            .expect("state lock")
+            .enrollment_enabled
+        {
+            return; // switched off by a reload while the pass ran
+        }
+        {
+            let mut orgs = self.inner.orgs.write().expect("state lock");
+            let Some(status) = orgs.get_mut(org) else {
+                return;
+            };
+            status.enrollment = Some(enrollment);
+        }
+        self.reencode();
+    }
+
+    /// An analytics pass completed: its result replaces the old one.
+    pub fn publish_follow_ups_executed(&self, org: &str, executed: Arc<FollowUpsExecuted>) {
+        if !self
+            .inner
+            .settings
+            .read()
+            .expect("state lock")
+            .analytics_enabled
+        {
+            return;
+        }
+        {
+            let mut orgs = self.inner.orgs.write().expect("state lock");
+            let Some(status) = orgs.get_mut(org) else {
+                return;
+            };
+            status.follow_ups_executed = Some(executed);
+        }
+        self.reencode();
+    }
+
+    /// The org's last complete enrollment result, if any.
+    pub fn enrollment(&self, org: &str) -> Option<Arc<Enrollment>> {
+        self.inner
+            .orgs
+            .read()
+            .expect("state lock")
+            .get(org)
+            .and_then(|s| s.enrollment.clone())
+    }
+
+    /// The org's last complete analytics result, if any.
+    pub fn follow_ups_executed(&self, org: &str) -> Option<Arc<FollowUpsExecuted>> {
+        self.inner
+            .orgs
+            .read()
+            .expect("state lock")
+            .get(org)
+            .and_then(|s| s.follow_ups_executed.clone())
     }
 
     /// A collection failed: the last complete snapshot stays.
@@ -187,6 +284,24 @@ impl SharedState {
                         orgs.get(name)
                             .and_then(|s| s.snapshot.clone())
                             .map(|snapshot| (name.clone(), snapshot))
+                    })
+                    .collect(),
+                enrollment: settings
+                    .orgs
+                    .iter()
+                    .filter_map(|name| {
+                        orgs.get(name)
+                            .and_then(|s| s.enrollment.clone())
+                            .map(|e| (name.clone(), e))
+                    })
+                    .collect(),
+                follow_ups_executed: settings
+                    .orgs
+                    .iter()
+                    .filter_map(|name| {
+                        orgs.get(name)
+                            .and_then(|s| s.follow_ups_executed.clone())
+                            .map(|e| (name.clone(), e))
                     })
                     .collect(),
                 expectations: settings.expectations.clone(),
