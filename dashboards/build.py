@@ -13,6 +13,7 @@ when the two disagree.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -442,8 +443,8 @@ def overview() -> tuple[dict, Board]:
                 instant=True)]), 6, 8)
     b.add(stat("Inactive cadences per module", describe(
         "Switched-off cadences in each module right now.",
-        "An unexpected number here: open the table “Cadences not modified for longest” or Zoho CRM to see "
-        "which cadences are off, and add an expectation for the ones that must run."),
+        "An unexpected number here: Zoho CRM (Setup > Cadences) shows which ones are off; add an expectation "
+        "for every cadence that must run, so that the exporter pages when it stops."),
         [target(f'sum by (module) ({cadences("inactive")})', "{{module}}",
                 instant=True)]), 6, 8)
 
@@ -454,8 +455,8 @@ def overview() -> tuple[dict, Board]:
         [target(f'sum by (channel) ({sel("zoho_crm_follow_ups", module=True)})', "{{channel}}", instant=True)]), 8, 8)
     b.add(timeseries("Follow-ups by channel and module", describe(
         "Configured follow-up steps per module and channel over time.",
-        "Sudden changes are edits of cadences; open the Cadence dashboard of the edited cadence "
-        "(“Cadences not modified for longest” shows the most recent edits last)."),
+        "Sudden changes are edits of cadences; the Cadence dashboard of a cadence shows its edits "
+        "(“Edits in range” and the blue annotations)."),
         [target(f'sum by (module, channel) ({sel("zoho_crm_follow_ups", module=True)})', "{{module}} {{channel}}")],
         stepped=True), 16, 8)
 
@@ -781,6 +782,15 @@ def render_json(d: dict) -> str:
     return json.dumps(d, indent=2, ensure_ascii=False) + "\n"
 
 
+CODE = re.compile(r"ALERTS\{[^}]*\}|(?:time\(\) - )?\b(?:zoho_crm|process)_\w+(?: (?:==|-|/) (?:time\(\)|\w+))?|\bZohoCadence\w*\*?"
+                  r"|\bdocs/\w+\.md\b|\balerts/\*\.yml\b")
+
+
+def code(text: str) -> str:
+    """Metric names, expressions and paths as Markdown code."""
+    return CODE.sub(lambda m: f"`{m.group(0)}`", text)
+
+
 def render_docs_section(boards: list[tuple[dict, Board]]) -> str:
     out = [DOCS_BEGIN, ""]
     for d, b in boards:
@@ -789,10 +799,12 @@ def render_docs_section(boards: list[tuple[dict, Board]]) -> str:
         current = None
         for row, title, description in b.docs:
             if row != current:
+                if current is not None:
+                    out.append("")
                 out.append(f"#### {row}")
                 out.append("")
                 current = row
-            tells, wrong = description.split("\n\nWhen it looks wrong: ")
+            tells, wrong = (code(part) for part in description.split("\n\nWhen it looks wrong: "))
             out.append(f"- **{title}**: {tells}")
             out.append(f"  *When it looks wrong:* {wrong}")
         out.append("")
