@@ -1,0 +1,146 @@
+//! Docs that cannot drift: the README's metric table against what the exporter emits and what
+//! the code registers, and the README's configuration example against the config parser.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use zoho_cadences_exporter::config::Config;
+use zoho_cadences_exporter::fake_zoho::{Fault, Route};
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+/// Metric names listed in the README's metric table (first column, in backticks).
+fn documented_metrics() -> BTreeSet<String> {
+    let readme = readme();
+    let table = readme
+        .split("## Metrics")
+        .nth(1)
+        .expect("a Metrics section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    table
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .flat_map(|line| {
+            let first_cell = line.split('|').nth(1).unwrap().to_owned();
+            first_cell
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The source of every module, for the registered-name check.
+fn all_source() -> String {
+    let mut text = String::new();
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src"
+    ))];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                text.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn every_emitted_metric_is_documented_and_every_documented_one_is_registered() {
+    let documented = documented_metrics();
+    assert!(documented.len() > 30, "{documented:?}");
+
+    // A demo org, collected twice with a deletion, a deactivation and an API error in between,
+    // so that the conditional metrics appear too.
+    let (fake, config) = zoho_cadences_exporter::demo::start().await.unwrap();
+    let (state, collectors) = collectors(&config);
+    collectors[0].collect_once().await.unwrap();
+    let mut cadences = fake.cadences();
+    cadences.pop();
+    cadences[0]["active"] = serde_json::json!(false);
+    cadences[0]["status"] = serde_json::json!("inactive");
+    fake.set_cadences(cadences);
+    fake.push_fault(
+        Route::Cadences,
+        Fault::Status {
+            status: 500,
+            code: "INTERNAL_ERROR".into(),
+            retry_after: None,
+        },
+    );
+    collectors[0].collect_once().await.unwrap();
+
+    let text = scrape(&state);
+    let emitted: BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    let undocumented: Vec<&String> = emitted.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "emitted but not in the README table: {undocumented:?}"
+    );
+
+    let source = all_source();
+    let unregistered: Vec<&String> = documented
+        .iter()
+        .filter(|name| {
+            let base = name.strip_suffix("_total").unwrap_or(name);
+            let base = base
+                .strip_suffix("_seconds")
+                .or_else(|| base.strip_suffix("_bytes"))
+                .unwrap_or(base);
+            !source.contains(&format!("\"{name}\"")) && !source.contains(&format!("\"{base}\""))
+        })
+        .collect();
+    assert!(
+        unregistered.is_empty(),
+        "in the README table but nowhere in the code: {unregistered:?}"
+    );
+}
+
+#[test]
+fn the_readme_configuration_example_is_valid() {
+    let readme = readme();
+    let section = readme
+        .split("## Configuration")
+        .nth(1)
+        .expect("a Configuration section");
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("zce-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = yaml.to_owned();
+    for file in [
+        "/run/secrets/acme/client_secret",
+        "/run/secrets/acme/refresh_token",
+    ] {
+        let local = dir.join(file.rsplit('/').next().unwrap());
+        std::fs::write(&local, "value\n").unwrap();
+        text = text.replace(file, local.to_str().unwrap());
+    }
+    let config = Config::parse(&text).unwrap_or_else(|e| panic!("README example: {e}"));
+    assert_eq!(config.orgs[0].name, "acme");
+    assert_eq!(config.expectations[0].name, "onboarding-must-run");
+    assert_eq!(config.max_response_bytes, 16 << 20);
+    assert!(config.enrollment.enabled && !config.analytics.enabled);
+    std::fs::remove_dir_all(dir).unwrap();
+}
