@@ -693,6 +693,16 @@ def test_prometheus_rule_holds_exactly_the_alerts_of_the_repository(chart):
     assert len(names) == len(set(names)), "group names must be unique within a PrometheusRule"
 
 
+def test_prometheus_rule_passes_promtool(chart, tmp_path):
+    """The rules as Prometheus will load them from the PrometheusRule (after Helm's YAML round trip)."""
+    rule = prometheus_rule(chart, {"additionalRuleLabels": {"team": "crm-ops"}})
+    rule_file = tmp_path / "rendered.rules.yml"
+    rule_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    result = subprocess.run(["promtool", "check", "rules", str(rule_file)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
 def test_prometheus_rule_extra_labels_and_disabled_alerts(chart):
     groups = alert_groups()
     alerts = sorted({r["alert"] for g in groups for r in g["rules"] if "alert" in r})
