@@ -15,6 +15,7 @@
 //! - [`http`]: the routes; [`server`]: serving, reload and shutdown.
 //! - [`fake_zoho`] and [`demo`]: the simulated Zoho behind `--demo` and every test.
 //! - [`secret`], [`logging`]: redacted secrets and log formats.
+//! - [`fuzzing`]: the entry points of the fuzz targets and their corpus replay.
 
 pub mod collector;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod enrollment;
 pub mod expectations;
 pub mod exposition;
 pub mod fake_zoho;
+pub mod fuzzing;
 pub mod http;
 pub mod logging;
 pub mod secret;
