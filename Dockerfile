@@ -1,8 +1,13 @@
 # syntax=docker/dockerfile:1
 # Container image of zoho-cadences-exporter: built with the Rust toolchain, run from a distroless
-# base as an unprivileged user. Build: docker build -t zoho-cadences-exporter .
+# base as an unprivileged user. Build:
+#   docker build --build-arg REVISION=$(git rev-parse --short=12 HEAD) -t zoho-cadences-exporter .
 
 FROM rust:1-bookworm AS builder
+# .git is not in the build context: the revision for zoho_crm_exporter_build_info comes from
+# --build-arg REVISION=$(git rev-parse --short=12 HEAD), read by build.rs as ZCE_REVISION.
+ARG REVISION=unknown
+ENV ZCE_REVISION=${REVISION}
 WORKDIR /src
 COPY . .
 # The cache mounts keep the registry and build directory between builds (BuildKit); the binary is
