@@ -36,7 +36,7 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 CADENCE_LINK = {
     "title": "Open this cadence",
     "url": f"/d/{CADENCE_UID}/zoho-crm-cadences-cadence?${{datasource:queryparam}}"
-    "&var-job=${__data.fields.job}&var-org=${__data.fields.org}"
+    "&var-org=${__data.fields.org}"
     "&var-module=${__data.fields.module}&var-cadence=${__data.fields.id}&${__url_time_range}",
 }
 
@@ -519,7 +519,7 @@ def overview() -> tuple[dict, Board]:
         "orgs, with their labels.",
         "Follow the runbook_url of each alert (docs/runbook.md). An alert that is pending for long is "
         "waiting for its `for:` duration."),
-        [target('ALERTS{alertname=~"ZohoCadence.*"}')], columns=["Value"],
+        [target('ALERTS{alertname=~"ZohoCadence.*"}')], columns=["Value"], hide=["Value"],
         overrides=[colored("alertstate", mapping({"firing": ("firing", "red"), "pending": ("pending", "orange")}))]),
         24, 8)
 
@@ -758,7 +758,7 @@ def cadence() -> tuple[dict, Board]:
     b.add(table("Alerts for this cadence", describe(
         "The exporter's alerts (ZohoCadence*) pending or firing for this cadence.",
         "Follow the alert's runbook_url (docs/runbook.md)."),
-        [target('ALERTS{alertname=~"ZohoCadence.*", id="$cadence"}')], columns=["Value"],
+        [target('ALERTS{alertname=~"ZohoCadence.*", id="$cadence"}')], columns=["Value"], hide=["Value"],
         overrides=[colored("alertstate", mapping({"firing": ("firing", "red"), "pending": ("pending", "orange")}))],
         link_cadence=False), 24, 6)
 
