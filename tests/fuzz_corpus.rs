@@ -5,12 +5,17 @@ use std::path::Path;
 use zoho_cadences_exporter::fuzzing::{decode_cadences, parse_config};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| {
             let path = entry.unwrap().path();
-            (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap())
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&path).unwrap(),
+            )
         })
         .collect();
     files.sort();
@@ -22,8 +27,17 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 fn decode_cadences_corpus() {
     for (name, data) in corpus("decode_cadences") {
         let decoded = decode_cadences(&data);
-        let expected = matches!(name.as_str(), "sample.json" | "quirks.json") || name.starts_with("ok-");
-        if expected || ["wrong-shape.json", "truncated.json", "huge-number.json", "empty.json"].contains(&name.as_str()) {
+        let expected =
+            matches!(name.as_str(), "sample.json" | "quirks.json") || name.starts_with("ok-");
+        if expected
+            || [
+                "wrong-shape.json",
+                "truncated.json",
+                "huge-number.json",
+                "empty.json",
+            ]
+            .contains(&name.as_str())
+        {
             assert_eq!(decoded, expected, "{name}");
         }
     }
