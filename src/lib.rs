@@ -12,13 +12,17 @@
 //! - [`state`]: where collections publish and scrapes read.
 //! - [`exposition`]: the cadence metrics, encoded once per collection; [`telemetry`]: the live
 //!   per-scrape metrics (collection health, API counters, process).
-//! - [`http`]: the routes; [`server`]: serving, reload and shutdown.
+//! - [`http`]: the routes; [`server`]: serving, reload and shutdown; [`connections`]: the accept
+//!   loop with its limits and the TLS handshake.
+//! - [`web_config`] and [`tls`]: `--web.config.file` (exporter-toolkit format): TLS, mutual TLS,
+//!   basic auth and extra headers, re-read when the files change.
 //! - [`fake_zoho`] and [`demo`]: the simulated Zoho behind `--demo` and every test.
 //! - [`secret`], [`logging`]: redacted secrets and log formats.
 //! - [`fuzzing`]: the entry points of the fuzz targets and their corpus replay.
 
 pub mod collector;
 pub mod config;
+pub mod connections;
 pub mod demo;
 pub mod enrollment;
 pub mod expectations;
@@ -33,6 +37,8 @@ pub mod snapshot;
 pub mod state;
 pub mod supervisor;
 pub mod telemetry;
+pub mod tls;
+pub mod web_config;
 pub mod zoho;
 
 /// The crate version, for build info and the status page.

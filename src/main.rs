@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use zoho_cadences_exporter::config::Config;
 use zoho_cadences_exporter::logging::{self, LogFormat, LogLevel};
 use zoho_cadences_exporter::supervisor::ConfigSource;
+use zoho_cadences_exporter::web_config::WebConfig;
 use zoho_cadences_exporter::{demo, server};
 
 /// Prometheus exporter for Zoho CRM cadences.
@@ -46,6 +47,10 @@ struct Args {
     /// Run against an embedded simulated Zoho org; no Zoho account needed.
     #[arg(long)]
     demo: bool,
+    /// TLS, mutual TLS, basic auth and extra headers, in the Prometheus exporter-toolkit web
+    /// config format (see docs/security.md). Re-read when it or its certificates change.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    web_config_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -95,12 +100,34 @@ async fn run(args: Args) -> ExitCode {
         }
     };
 
+    let web_config = match &args.web_config_file {
+        None => None,
+        Some(path) => match WebConfig::load(path) {
+            Ok(web) => Some(web),
+            Err(err) => {
+                eprintln!("--web.config.file: {err}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+
     if args.config_check {
         println!(
             "config OK: {} org(s), {} expectation(s)",
             config.orgs.len(),
             config.expectations.len()
         );
+        if let Some(web) = &web_config {
+            println!(
+                "web config OK: TLS {}, basic auth {}",
+                if web.tls_enabled() { "on" } else { "off" },
+                if web.basic_auth_enabled() {
+                    "on"
+                } else {
+                    "off"
+                },
+            );
+        }
         return ExitCode::SUCCESS;
     }
     if args.once {
@@ -122,15 +149,21 @@ async fn run(args: Args) -> ExitCode {
     };
     match listener.local_addr() {
         Ok(addr) => {
-            tracing::info!(address = %addr, orgs = config.orgs.len(), demo = args.demo, "listening")
+            let tls = web_config.as_ref().is_some_and(WebConfig::tls_enabled);
+            tracing::info!(address = %addr, orgs = config.orgs.len(), demo = args.demo, tls, "listening")
         }
         Err(_) => tracing::info!(orgs = config.orgs.len(), "listening"),
     }
-    match server::run(
+    let options = server::ServeOptions {
+        web_config,
+        ..Default::default()
+    };
+    match server::run_with(
         source,
         config,
         listener,
         args.telemetry_path,
+        options,
         server::shutdown_signal(),
     )
     .await

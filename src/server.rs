@@ -5,9 +5,11 @@
 //! future, so tests and `main` drive the same code.
 
 use crate::config::Config;
+use crate::connections::Limits;
 use crate::http::{router, AppState, ReloadRequest};
 use crate::state::SharedState;
 use crate::supervisor::{ConfigSource, Supervisor};
+use crate::web_config::WebConfig;
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -16,13 +18,41 @@ use tokio::sync::mpsc;
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves until `shutdown` completes. Collections are abandoned at once; in-flight scrapes get
-/// [`SHUTDOWN_GRACE`] to finish.
+/// How the endpoint is exposed: the `--web.config.file` (TLS, basic auth, headers), if any, and
+/// the connection limits.
+#[derive(Clone, Default)]
+pub struct ServeOptions {
+    pub web_config: Option<WebConfig>,
+    pub limits: Limits,
+}
+
+/// Serves plain HTTP with the default limits until `shutdown` completes; see [`run_with`].
 pub async fn run(
     source: ConfigSource,
     config: Config,
     listener: TcpListener,
     telemetry_path: String,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run_with(
+        source,
+        config,
+        listener,
+        telemetry_path,
+        ServeOptions::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Serves until `shutdown` completes. Collections are abandoned at once; in-flight scrapes get
+/// [`SHUTDOWN_GRACE`] to finish.
+pub async fn run_with(
+    source: ConfigSource,
+    config: Config,
+    listener: TcpListener,
+    telemetry_path: String,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = SharedState::new(&config);
@@ -57,13 +87,24 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
+        tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     });
-    let mut graceful = stop_rx.clone();
-    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
-        let _ = graceful.wait_for(|stop| *stop).await;
-        tracing::info!("shutting down");
-    });
+    let mut app = router(app);
+    if let Some(web) = &options.web_config {
+        // Around every route, the fallback included: exporter-toolkit protects everything.
+        app = app.layer(axum::middleware::from_fn_with_state(
+            web.clone(),
+            crate::web_config::guard,
+        ));
+    }
+    let server = crate::connections::serve(
+        listener,
+        app,
+        options.web_config,
+        options.limits,
+        stop_rx.clone(),
+    );
     let mut deadline = stop_rx;
     let result = tokio::select! {
         result = server => result,
