@@ -45,7 +45,25 @@ pub fn router(app: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .layer(axum::middleware::map_response(harden))
         .with_state(app)
+}
+
+/// Headers every answer carries unless its handler set them: no MIME sniffing (metrics and
+/// errors are text that may quote cadence names), and no caching by proxies or browsers of
+/// what names customers' cadences.
+async fn harden(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::X_CONTENT_TYPE_OPTIONS) {
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
