@@ -305,3 +305,68 @@ async fn per_cadence_metrics_off_keeps_only_aggregates() {
         "cadence part is a few KiB"
     );
 }
+
+#[tokio::test]
+async fn expectations_match_by_glob_id_org_and_module_and_follow_renames() {
+    let cadences = vec![
+        cadence(1, "Onboarding Welcome", "Contacts", true),
+        cadence(2, "Onboarding Day 3", "Contacts", false),
+        cadence(3, "Onboarding Leads", "Leads", false),
+        cadence(4, "Renewal", "Deals", true),
+    ];
+    let renewal_id = cadences[3]["id"].as_str().unwrap().to_owned();
+    let extra = format!(
+        "expectations:\n  - name: onboarding-contacts\n    module: Contacts\n    cadence: \"Onboarding*\"\n    active: true\n  - name: renewal-off\n    org: org0\n    id: \"{renewal_id}\"\n    active: false\n"
+    );
+    let (fake, state, collector) = single(cadences.clone(), &extra).await;
+    collector.collect_once().await.unwrap();
+    let text = scrape(&state);
+    let matches = |name: &str| {
+        value(
+            &text,
+            &format!(r#"zoho_crm_expectation_matches{{org="org0",expectation="{name}"}}"#),
+        )
+    };
+    assert_eq!(matches("onboarding-contacts"), Some(2.0));
+    assert_eq!(matches("renewal-off"), Some(1.0));
+    assert_eq!(
+        count_series(&text, "zoho_crm_cadence_expected_active"),
+        3,
+        "{text}"
+    );
+    let expected = |id: &str| {
+        samples(&text)
+            .into_iter()
+            .find(|(k, _)| {
+                k.starts_with("zoho_crm_cadence_expected_active{")
+                    && k.contains(&format!(r#"id="{id}""#))
+            })
+            .map(|(_, v)| v)
+    };
+    let id = |i: usize| cadences[i]["id"].as_str().unwrap().to_owned();
+    assert_eq!(expected(&id(0)), Some(1.0));
+    assert_eq!(
+        expected(&id(1)),
+        Some(1.0),
+        "inactive but expected active: the alert's case"
+    );
+    assert_eq!(expected(&id(2)), None, "module filter");
+    assert_eq!(expected(&renewal_id), Some(0.0));
+
+    // Renamed and deleted cadences no longer match.
+    let mut renamed = cadences.clone();
+    renamed[0]["name"] = json!("Welcome Sequence");
+    renamed.remove(1);
+    fake.set_cadences(renamed);
+    collector.collect_once().await.unwrap();
+    let text = scrape(&state);
+    assert_eq!(
+        value(
+            &text,
+            r#"zoho_crm_expectation_matches{org="org0",expectation="onboarding-contacts"}"#
+        ),
+        Some(0.0),
+        "0 means gone or renamed"
+    );
+    assert_eq!(count_series(&text, "zoho_crm_cadence_expected_active"), 1);
+}

@@ -163,6 +163,7 @@ struct Exporter {
     child: Child,
     base: String,
     http: reqwest::Client,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Exporter {
@@ -190,12 +191,19 @@ impl Exporter {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
         };
-        // Keep draining the log so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep reading the log so the child never blocks on a full pipe.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         Exporter {
             child,
             base: format!("http://{address}"),
             http: zoho_cadences_exporter::zoho::client::http_client(),
+            log,
         }
     }
 
@@ -221,6 +229,27 @@ impl Exporter {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "timed out waiting for {what}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls the log until a line contains every one of `parts`, for at most 10 s.
+    async fn wait_for_log(&self, parts: &[&str]) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| parts.iter().all(|p| l.contains(p)))
+            {
+                return line.clone();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no log line with {parts:?}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -354,5 +383,49 @@ async fn sigterm_during_a_hung_request_exits_promptly() {
         .await
         .unwrap();
     assert_eq!(code, 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deactivations_and_deletions_are_logged_with_who_and_when() {
+    let cadences = generated_cadences(3);
+    let fake = FakeZoho::start(cadences.clone()).await.unwrap();
+    let dir = temp_dir("transitions");
+    let path = write_config(
+        &dir,
+        &format!("interval: 1s\norgs:\n{}", fake.org_yaml("acme")),
+    );
+    let exporter = Exporter::start(&path);
+    exporter
+        .wait_for("first collection", |t| {
+            value(t, r#"zoho_crm_up{org="acme"}"#) == Some(1.0)
+        })
+        .await;
+    let mut changed = cadences.clone();
+    changed[0]["status"] = serde_json::json!("inactive");
+    changed[0]["active"] = serde_json::json!(false);
+    changed[0]["modified_by"] = serde_json::json!({"name": "Dana Ops", "id": "1"});
+    changed[0]["modified_time"] = serde_json::json!("2026-11-28T10:00:00-0700");
+    let deleted = changed.remove(1);
+    fake.set_cadences(changed.clone());
+    let id = changed[0]["id"].as_str().unwrap();
+    let line = exporter.wait_for_log(&["cadence deactivated", id]).await;
+    for part in [
+        "level=info",
+        "org=acme",
+        "name=\"Cadence 00000\"",
+        "module=Leads",
+        "modified_by=\"Dana Ops\"",
+        "modified_time=2026-11-28T10:00:00-0700",
+    ] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+    let line = exporter
+        .wait_for_log(&["cadence deleted", deleted["id"].as_str().unwrap()])
+        .await;
+    assert!(
+        line.contains("org=acme") && line.contains("module=Contacts"),
+        "{line}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
