@@ -67,6 +67,8 @@ impl OrgCollector {
     /// on which expectations disagree.
     fn note_changes(&self, snapshot: &OrgSnapshot) {
         let org = self.org();
+        self.telemetry
+            .init_transition_counters(snapshot.modules.keys().map(String::as_str));
         if let Some(previous) = self.state.snapshot(org) {
             for transition in transitions(&previous, snapshot) {
                 let (event, cadence) = match transition {

@@ -138,6 +138,20 @@ impl OrgTelemetry {
         );
     }
 
+    /// Starts the deactivation and deletion counters of these modules at 0, so that the first
+    /// event is an increase Prometheus can see rather than a new series already at 1.
+    pub fn init_transition_counters<'a>(&self, modules: impl IntoIterator<Item = &'a str>) {
+        let mut guard = self.lock();
+        let counters = &mut *guard;
+        for module in modules {
+            for map in [&mut counters.deactivations, &mut counters.deletions] {
+                if map.len() < MAX_LABEL_VALUES {
+                    map.entry(module.to_owned()).or_default();
+                }
+            }
+        }
+    }
+
     pub fn count_deactivation(&self, module: &str) {
         bump(&mut self.lock().deactivations, module.to_owned(), || {
             OVERFLOW_LABEL.to_owned()

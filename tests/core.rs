@@ -177,6 +177,12 @@ async fn a_deleted_cadence_vanishes_and_is_counted() {
     collector.collect_once().await.unwrap();
     let before = scrape(&state);
     assert_eq!(count_series(&before, "zoho_crm_cadence_active"), 3);
+    assert_eq!(
+        sum(&before, "zoho_crm_cadence_deletions_total", &[]),
+        0.0,
+        "the counters start at 0 for every module seen"
+    );
+    assert_eq!(count_series(&before, "zoho_crm_cadence_deletions_total"), 3);
     let mut remaining = fake.cadences();
     let deleted = remaining.remove(1);
     fake.set_cadences(remaining);
