@@ -6,8 +6,14 @@
 //! Deals and Vendors (some inactive, one with WhatsApp steps, one with an end date, some stale),
 //! and one cadence that is switched off and on again every few minutes, which the demo's
 //! expectation `demo-flapping-must-run` requires to be active, so alerts fire and resolve.
+//!
+//! The demo also runs the enrollment and analytics loops, on short intervals ([`DEMO_ENROLLMENT`],
+//! [`DEMO_ANALYTICS`]) because its API calls cost nothing. Enrolled counts swing gently over time;
+//! [`IDLE_NAME`] is active with nobody enrolled and [`STALLED_NAME`] has records enrolled but
+//! executed no follow-ups in the window, so both `ZohoCadenceIdle` conditions have something to
+//! show.
 
-use crate::config::{ApiVersion, Config, OrgConfig};
+use crate::config::{AnalyticsConfig, ApiVersion, Config, EnrollmentConfig, OrgConfig};
 use crate::expectations::{Expectation, ExpectationSelector};
 use crate::fake_zoho::{self, FakeZoho};
 use crate::secret::Secret;
@@ -23,6 +29,37 @@ pub const FLAPPING_EXPECTATION: &str = "demo-flapping-must-run";
 pub const FLAPPING_PERIOD: Duration = Duration::from_secs(180);
 /// The demo collects often so that changes show quickly.
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(15);
+/// Enrollment and analytics are both on in the demo, with short intervals.
+pub const DEMO_ENROLLMENT: EnrollmentConfig = EnrollmentConfig {
+    enabled: true,
+    interval: Duration::from_secs(30),
+};
+pub const DEMO_ANALYTICS: AnalyticsConfig = AnalyticsConfig {
+    enabled: true,
+    interval: Duration::from_secs(60),
+    window: Duration::from_secs(86_400),
+};
+/// An active demo cadence nobody is enrolled in.
+pub const IDLE_NAME: &str = "Upsell Quarterly";
+/// An active demo cadence with records enrolled whose follow-ups stopped going out.
+pub const STALLED_NAME: &str = "Cold Outreach EMEA";
+/// How long the enrolled counts take for one swing.
+pub const ENROLLMENT_WAVE: Duration = Duration::from_secs(20 * 60);
+
+/// Records enrolled per demo cadence, by name; cadences not listed have none.
+const ENROLLED: [(&str, u64); 11] = [
+    ("CadenceTest1", 37),
+    ("Onboarding Welcome", 412),
+    ("Onboarding Day 3 Check-in", 268),
+    ("Webinar Follow-up", 1_137),
+    ("Trade Show Leads 2025", 54),
+    ("Inbound Demo Request", 89),
+    (STALLED_NAME, 623),
+    ("Renewal Reminder", 145),
+    ("Vendor Onboarding", 12),
+    (FLAPPING_NAME, 74),
+    (IDLE_NAME, 0),
+];
 
 /// The demo org's cadences.
 pub fn demo_cadences() -> Vec<Value> {
@@ -66,11 +103,45 @@ pub fn demo_cadences() -> Vec<Value> {
 
 /// Starts the simulated org and returns it with the config that points at it.
 pub async fn start() -> std::io::Result<(FakeZoho, Config)> {
-    let fake = FakeZoho::start(demo_cadences()).await?;
+    let cadences = demo_cadences();
+    let fake = FakeZoho::start(cadences.clone()).await?;
     fake.set_flapping(FLAPPING_ID, FLAPPING_PERIOD);
     fake.set_rate_limit_headers(true);
+    seed_activity(&fake, &cadences);
     let config = config_for(&fake);
     Ok((fake, config))
+}
+
+/// Gives the demo cadences their enrolled records and executed follow-ups: an active cadence
+/// with records enrolled executed, over the window, about one follow-up per eight records and
+/// configured step of each channel; [`STALLED_NAME`] executed none.
+fn seed_activity(fake: &FakeZoho, cadences: &[Value]) {
+    for cadence in cadences {
+        let (Some(id), Some(name)) = (cadence["id"].as_str(), cadence["name"].as_str()) else {
+            continue;
+        };
+        let enrolled = ENROLLED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, count)| *count);
+        fake.set_enrolled(id, enrolled);
+        let Some(summary) = cadence["summary"].as_object() else {
+            continue;
+        };
+        for (key, steps) in summary {
+            let Some(channel) = key.strip_suffix("_follow_up_count") else {
+                continue;
+            };
+            let steps = steps.as_u64().unwrap_or(0);
+            let executed = if name == STALLED_NAME {
+                0
+            } else {
+                enrolled * steps / 8
+            };
+            fake.set_executed(id, channel, executed);
+        }
+    }
+    fake.set_enrollment_wave(ENROLLMENT_WAVE);
 }
 
 fn config_for(fake: &FakeZoho) -> Config {
@@ -112,7 +183,7 @@ fn config_for(fake: &FakeZoho) -> Config {
                 active: false,
             },
         ],
-        enrollment: Default::default(),
-        analytics: Default::default(),
+        enrollment: DEMO_ENROLLMENT,
+        analytics: DEMO_ANALYTICS,
     }
 }

@@ -354,7 +354,8 @@ impl prometheus_client::collector::Collector for CadenceSource {
                 })
             }),
         )?;
-        let timestamps: [(&str, &str, fn(&Cadence) -> Option<f64>); 4] = [
+        type Reading = fn(&Cadence) -> Option<f64>;
+        let timestamps: [(&str, &str, Reading); 4] = [
             (
                 "zoho_crm_cadence_created_timestamp",
                 "When the cadence was created, as Unix time",

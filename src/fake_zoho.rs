@@ -8,16 +8,25 @@
 //! `{"code", "details", "message", "status": "error"}`; cadences with string `status`, bare
 //! numeric `custom_view.id` beyond 2^53 and `-0700` offsets. Faults are queued per route and
 //! each applies to one request.
+//!
+//! The v8-only read endpoints of issue 8 follow Zoho's OpenAPI specification (zoho/crm-oas,
+//! `v8.0/cadences/`): `records_count` takes at most 100 ids (2,000 characters) and answers 200
+//! when it knows every id, 207 with per-item `INVALID_DATA` errors when it knows some, and 400
+//! with the same per-item list when it knows none; `analytics` wants `follow_ups_executed_from`
+//! and `_till` together (400 `DEPENDENT_PARAM_MISSING` otherwise) as ISO 8601 date-times, and
+//! answers its documented shape. Both answer v7 paths with 404 `INVALID_URL_PATTERN`. What Zoho
+//! answers for analytics of an unknown cadence is not documented; the fake says 400
+//! `INVALID_DATA` with the id, as `records_count` does.
 
 use axum::body::Body;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,6 +40,8 @@ pub const REFRESH_TOKEN: &str = "1000.fake-refresh-token-value";
 pub enum Route {
     Token,
     Cadences,
+    RecordsCount,
+    Analytics,
 }
 
 /// One scripted misbehaviour, applied to the next request of its route.
@@ -60,6 +71,18 @@ pub enum Fault {
     WrongShape,
     /// HTTP 200 with a valid answer padded to at least this many bytes.
     Oversized(usize),
+    /// `records_count` only: these ids get a per-item error with `code` (a 207 when other ids
+    /// of the call are answered, a 400 when none is).
+    ItemErrors { ids: Vec<String>, code: String },
+}
+
+/// One `analytics` request as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyticsRequest {
+    pub version: String,
+    pub id: String,
+    pub from: Option<String>,
+    pub till: Option<String>,
 }
 
 #[derive(Debug)]
@@ -74,6 +97,15 @@ struct Data {
     rate_limit_headers: bool,
     flapping: Option<Flapping>,
     next_token: u64,
+    /// Records enrolled per cadence id; 0 when not set.
+    enrolled: HashMap<String, u64>,
+    /// When set, enrolled counts swing by up to a tenth around their value over this period.
+    enrollment_wave: Option<(Instant, Duration)>,
+    /// Follow-ups executed per cadence id and channel; 0 when not set.
+    executed: HashMap<String, BTreeMap<String, u64>>,
+    /// The ids of every `records_count` request, in order.
+    records_count_requests: Vec<Vec<String>>,
+    analytics_requests: Vec<AnalyticsRequest>,
 }
 
 /// A cadence switched off and on again every `period` (the demo's changing cadence).
@@ -121,6 +153,11 @@ impl FakeZoho {
                 rate_limit_headers: false,
                 flapping: None,
                 next_token: 1,
+                enrolled: HashMap::new(),
+                enrollment_wave: None,
+                executed: HashMap::new(),
+                records_count_requests: Vec::new(),
+                analytics_requests: Vec::new(),
             })),
             base_url: format!("http://{addr}"),
         };
@@ -129,6 +166,14 @@ impl FakeZoho {
             .route(
                 "/crm/{version}/settings/automation/cadences",
                 get(cadences_page),
+            )
+            .route(
+                "/crm/{version}/settings/automation/cadences/actions/records_count",
+                get(records_count),
+            )
+            .route(
+                "/crm/{version}/settings/automation/cadences/{id}/actions/analytics",
+                get(analytics),
             )
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -197,6 +242,38 @@ impl FakeZoho {
     /// Sends the `X-RATELIMIT-*` headers with every API answer.
     pub fn set_rate_limit_headers(&self, on: bool) {
         self.with(|d| d.rate_limit_headers = on);
+    }
+
+    /// Sets the number of records enrolled in the cadence with `id`.
+    pub fn set_enrolled(&self, id: &str, count: u64) {
+        self.with(|d| d.enrolled.insert(id.to_owned(), count));
+    }
+
+    /// Makes every enrolled count swing by up to a tenth around its value over `period`, so
+    /// the demo's graphs move.
+    pub fn set_enrollment_wave(&self, period: Duration) {
+        self.with(|d| d.enrollment_wave = Some((Instant::now(), period)));
+    }
+
+    /// Sets the follow-ups the cadence with `id` executed on `channel` (`email`, `call`,
+    /// `task`, `whatsapp`), whatever the window asked for.
+    pub fn set_executed(&self, id: &str, channel: &str, count: u64) {
+        self.with(|d| {
+            d.executed
+                .entry(id.to_owned())
+                .or_default()
+                .insert(channel.to_owned(), count)
+        });
+    }
+
+    /// The `ids` of every `records_count` request, in order, split at the commas.
+    pub fn records_count_requests(&self) -> Vec<Vec<String>> {
+        self.with(|d| d.records_count_requests.clone())
+    }
+
+    /// Every `analytics` request, in order.
+    pub fn analytics_requests(&self) -> Vec<AnalyticsRequest> {
+        self.with(|d| d.analytics_requests.clone())
     }
 
     /// Switches the cadence with `id` off and on every `period`, starting active.
@@ -376,6 +453,283 @@ fn current_cadences(data: &Data) -> Vec<Value> {
     cadences
 }
 
+#[derive(Deserialize)]
+struct RecordsCountQuery {
+    ids: Option<String>,
+}
+
+async fn records_count(
+    State(shared): State<Shared>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<RecordsCountQuery>,
+) -> Response {
+    let fault = take_fault(&shared, Route::RecordsCount);
+    let ids: Vec<String> = query
+        .ids
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect();
+    shared
+        .data
+        .lock()
+        .expect("fake lock")
+        .records_count_requests
+        .push(ids.clone());
+    if let Some(response) = check_token(&shared, &headers) {
+        return response;
+    }
+    if version != "v8" {
+        return invalid_url();
+    }
+    let mut item_errors: HashMap<String, String> = HashMap::new();
+    if let Some(fault) = fault {
+        match fault {
+            Fault::ItemErrors { ids, code } => {
+                item_errors.extend(ids.into_iter().map(|id| (id, code.clone())));
+            }
+            other => {
+                if let Some(response) = apply_fault(other).await {
+                    return response;
+                }
+            }
+        }
+    }
+    if ids.is_empty() {
+        return zoho_error_with(
+            400,
+            "REQUIRED_PARAM_MISSING",
+            "One of the expected parameter is missing",
+            json!({ "param_name": "ids" }),
+        );
+    }
+    if ids.len() > 100 {
+        return zoho_error_with(
+            400,
+            "LIMIT_EXCEEDED",
+            "the number of ids exceeds the limit",
+            json!({ "param_name": "ids", "limit": 100 }),
+        );
+    }
+    if query.ids.as_deref().unwrap_or_default().len() > 2_000 {
+        return zoho_error_with(
+            400,
+            "INVALID_DATA",
+            "the ids parameter exceeds 2000 characters",
+            json!({ "param_name": "ids", "maximum_length": 2000 }),
+        );
+    }
+    let data = shared.data.lock().expect("fake lock");
+    let cadences = current_cadences(&data);
+    let wave = data.enrollment_wave.map(|(since, period)| {
+        (std::f64::consts::TAU * since.elapsed().as_secs_f64() / period.as_secs_f64()).sin()
+    });
+    let mut known = 0;
+    let items: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let cadence = cadences.iter().find(|c| c["id"] == id.as_str());
+            match (cadence, item_errors.get(id)) {
+                (Some(cadence), None) => {
+                    known += 1;
+                    let base = data.enrolled.get(id).copied().unwrap_or(0) as f64;
+                    let count = wave.map_or(base, |w| (base + base * 0.1 * w).round());
+                    json!({ "count": count as u64, "cadences": { "name": cadence["name"], "id": id } })
+                }
+                (_, code) => json!({
+                    "code": code.map_or("INVALID_DATA", String::as_str),
+                    "details": { "id": id },
+                    "message": "The id given seems to be invalid.",
+                    "status": "error"
+                }),
+            }
+        })
+        .collect();
+    drop(data);
+    let status = if known == ids.len() {
+        200
+    } else if known == 0 {
+        400
+    } else {
+        207
+    };
+    json_status(status, json!({ "cadences_records_count": items }))
+}
+
+async fn analytics(
+    State(shared): State<Shared>,
+    Path((version, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let fault = take_fault(&shared, Route::Analytics);
+    let from = query.get("follow_ups_executed_from").cloned();
+    let till = query.get("follow_ups_executed_till").cloned();
+    shared
+        .data
+        .lock()
+        .expect("fake lock")
+        .analytics_requests
+        .push(AnalyticsRequest {
+            version: version.clone(),
+            id: id.clone(),
+            from: from.clone(),
+            till: till.clone(),
+        });
+    if let Some(response) = check_token(&shared, &headers) {
+        return response;
+    }
+    if version != "v8" {
+        return invalid_url();
+    }
+    if let Some(fault) = fault {
+        if let Some(response) = apply_fault(fault).await {
+            return response;
+        }
+    }
+    let (from, till) = match (from, till) {
+        (Some(from), Some(till)) => (from, till),
+        (None, None) => (String::new(), String::new()),
+        (Some(_), None) => {
+            return zoho_error_with(
+                400,
+                "DEPENDENT_PARAM_MISSING",
+                "Dependent Param missing",
+                json!({ "dependee": { "param_name": "follow_ups_executed_till" }, "param_name": "follow_ups_executed_from" }),
+            )
+        }
+        (None, Some(_)) => {
+            return zoho_error_with(
+                400,
+                "DEPENDENT_PARAM_MISSING",
+                "Dependent Param missing",
+                json!({ "dependee": { "param_name": "follow_ups_executed_from" }, "param_name": "follow_ups_executed_till" }),
+            )
+        }
+    };
+    if !from.is_empty() {
+        let parsed = [
+            ("follow_ups_executed_from", &from),
+            ("follow_ups_executed_till", &till),
+        ]
+        .map(|(name, value)| (name, chrono::DateTime::parse_from_rfc3339(value)));
+        for (name, result) in &parsed {
+            if result.is_err() {
+                return zoho_error_with(
+                    400,
+                    "INVALID_DATA",
+                    "invalid data type",
+                    json!({ "expected_data_type": "datetime", "param_name": name }),
+                );
+            }
+        }
+        if let [(_, Ok(from)), (_, Ok(till))] = &parsed {
+            if from > till {
+                return zoho_error_with(
+                    400,
+                    "INVALID_DATA",
+                    "follow_ups_executed_from is after follow_ups_executed_till",
+                    json!({ "param_name": "follow_ups_executed_from" }),
+                );
+            }
+        }
+    }
+    let data = shared.data.lock().expect("fake lock");
+    let Some(cadence) = current_cadences(&data)
+        .into_iter()
+        .find(|c| c["id"] == id.as_str())
+    else {
+        return zoho_error_with(
+            400,
+            "INVALID_DATA",
+            "The id given seems to be invalid.",
+            json!({ "id": id }),
+        );
+    };
+    let executed = data.executed.get(&id).cloned().unwrap_or_default();
+    drop(data);
+    json_ok(json!({ "cadences": [analytics_cadence(&cadence, &executed)] }))
+}
+
+/// A cadence's analytics in Zoho's shape: one follow-up per configured step (per the cadence's
+/// `summary`), each channel's executed count spread over its steps.
+fn analytics_cadence(cadence: &Value, executed: &BTreeMap<String, u64>) -> Value {
+    let mut steps: BTreeMap<String, u64> = BTreeMap::new();
+    if let Some(summary) = cadence["summary"].as_object() {
+        for (key, count) in summary {
+            if let Some(channel) = key.strip_suffix("_follow_up_count") {
+                steps.insert(channel.to_owned(), count.as_u64().unwrap_or(0));
+            }
+        }
+    }
+    for channel in executed.keys() {
+        let configured = steps.entry(channel.clone()).or_insert(0);
+        *configured = (*configured).max(1);
+    }
+    let mut follow_ups = Vec::new();
+    let mut number = 0u64;
+    for (channel, count) in steps {
+        let total = executed.get(&channel).copied().unwrap_or(0);
+        for step in 0..count {
+            number += 1;
+            // The first step takes the remainder, so the steps add up to the total.
+            let share = total / count + if step == 0 { total % count } else { 0 };
+            let (kind, analytics) = match channel.as_str() {
+                "email" => (
+                    "email_notifications",
+                    json!({ "email_count": share, "sent_email_count": share, "opened_email_count": share / 2,
+                            "clicked_email_count": share / 5, "replied_email_count": share / 10,
+                            "bounced_email_count": 0, "unsent_email_count": 0 }),
+                ),
+                "call" => (
+                    "schedule_call",
+                    json!({ "calls_count": share, "created_calls_count": 0, "scheduled_calls_count": share / 2,
+                            "completed_calls_count": share - share / 2, "cancelled_calls_count": 0,
+                            "failed_calls_count": 0, "overdue_calls_count": 0, "missed_calls_count": 0,
+                            "subject": "Call" }),
+                ),
+                "task" => (
+                    "tasks",
+                    json!({ "tasks_count": share, "open_tasks_count": share / 2,
+                            "completed_tasks_count": share - share / 2, "failed_tasks_count": 0, "subject": "Task" }),
+                ),
+                "whatsapp" => (
+                    "whatsapp_message_notification",
+                    json!({ "whatsapp_count": share, "delivered_whatsapp_count": share, "failed_whatsapp_count": 0 }),
+                ),
+                other => (other, json!({ format!("{other}_count"): share })),
+            };
+            follow_ups.push(json!({
+                "analytics": analytics,
+                "parent_follow_up": null,
+                "action": { "name": format!("{channel} {}", step + 1), "type": kind },
+                "follow_up_number": number.to_string(),
+                "id": format!("{}", 3_652_397_000_200_000_000u64 + number),
+            }));
+        }
+    }
+    json!({
+        "module": cadence["module"],
+        "name": cadence["name"],
+        "follow_ups": follow_ups,
+        "id": cadence["id"],
+        "created_by": cadence["created_by"],
+    })
+}
+
+fn invalid_url() -> Response {
+    zoho_error(
+        404,
+        "INVALID_URL_PATTERN",
+        "Please check if the URL trying to access is a correct one",
+        None,
+    )
+}
+
 fn check_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -448,7 +802,8 @@ async fn apply_fault(fault: Fault) -> Option<Response> {
         Fault::TokenError(_)
         | Fault::TokenThrottled
         | Fault::TokenApiDomain(_)
-        | Fault::Oversized(_) => None,
+        | Fault::Oversized(_)
+        | Fault::ItemErrors { .. } => None,
     }
 }
 
@@ -470,6 +825,22 @@ fn futures_stream(
 
 fn json_ok(body: Value) -> Response {
     raw_json_ok(&body.to_string())
+}
+
+fn json_status(status: u16, body: Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json;charset=UTF-8")
+        .body(Body::from(body.to_string()))
+        .expect("static response")
+}
+
+/// A Zoho error answer with `details`.
+fn zoho_error_with(status: u16, code: &str, message: &str, details: Value) -> Response {
+    json_status(
+        status,
+        json!({ "code": code, "details": details, "message": message, "status": "error" }),
+    )
 }
 
 fn raw_json_ok(body: &str) -> Response {

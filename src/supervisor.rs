@@ -3,9 +3,15 @@
 //! On reload, an org whose settings did not change keeps its client (and with it its cached
 //! OAuth token) and its snapshot; a changed org gets a new client; a removed org's task is
 //! stopped and its series dropped. A config that fails to load changes nothing.
+//!
+//! Beside its collection, each org may run an enrollment loop and an analytics loop
+//! ([`crate::enrollment`]) as tasks of their own, so they can neither fail nor delay the
+//! collection. They share the org's client, and are restarted only when the client or their
+//! own settings change. Orgs on API v7 get neither: those endpoints exist in v8 only.
 
 use crate::collector::OrgCollector;
-use crate::config::{Config, OrgConfig};
+use crate::config::{AnalyticsConfig, Config, EnrollmentConfig, OrgConfig};
+use crate::enrollment::{AnalyticsCollector, EnrollmentCollector};
 use crate::state::SharedState;
 use crate::zoho::client::ZohoClient;
 use std::collections::BTreeMap;
@@ -44,6 +50,30 @@ struct RunningOrg {
     deadline: Duration,
     client: Arc<ZohoClient>,
     task: JoinHandle<()>,
+    enrollment: Option<SideLoop<EnrollmentConfig>>,
+    analytics: Option<SideLoop<AnalyticsConfig>>,
+}
+
+/// An enrollment or analytics loop and what it was started with. Aborted when dropped, so a
+/// removed or replaced org takes its loops along.
+struct SideLoop<S> {
+    settings: S,
+    deadline: Duration,
+    client: Arc<ZohoClient>,
+    task: JoinHandle<()>,
+}
+
+impl<S> Drop for SideLoop<S> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl<S: PartialEq> SideLoop<S> {
+    /// Whether this loop already runs as wanted.
+    fn runs(&self, settings: &S, deadline: Duration, client: &Arc<ZohoClient>) -> bool {
+        self.settings == *settings && self.deadline == deadline && Arc::ptr_eq(&self.client, client)
+    }
 }
 
 pub struct Supervisor {
@@ -78,8 +108,15 @@ impl Supervisor {
             }
         }
         let deadline = config.collection_deadline();
+        if config.analytics.enabled && !config.per_cadence_metrics {
+            tracing::info!("analytics is enabled but per_cadence_metrics is off; its metric is per cadence, so analytics is not collected");
+        }
         for org in &config.orgs {
-            let previous = self.running.remove(&org.name);
+            let mut previous = self.running.remove(&org.name);
+            let side_loops = previous
+                .as_mut()
+                .map(|p| (p.enrollment.take(), p.analytics.take()))
+                .unwrap_or_default();
             let client = match &previous {
                 Some(p)
                     if p.org == *org
@@ -88,19 +125,29 @@ impl Supervisor {
                 {
                     p.client.clone()
                 }
-                _ => Arc::new(ZohoClient::new(
-                    self.http.clone(),
-                    org.clone(),
-                    config.timeout,
-                    config.max_response_bytes,
-                    self.state.telemetry().org(&org.name),
-                )),
+                _ => {
+                    if !crate::enrollment::supported(org)
+                        && (config.enrollment.enabled || config.analytics.enabled)
+                    {
+                        tracing::info!(org = %org.name, api_version = org.api_version.path(), "enrolled records and executed follow-ups need Zoho API v8; skipped for this org");
+                    }
+                    Arc::new(ZohoClient::new(
+                        self.http.clone(),
+                        org.clone(),
+                        config.timeout,
+                        config.max_response_bytes,
+                        self.state.telemetry().org(&org.name),
+                    ))
+                }
             };
-            if let Some(previous) = previous {
+            let (enrollment, analytics) = self.side_loops(org, config, &client, side_loops);
+            if let Some(mut previous) = previous {
                 if Arc::ptr_eq(&previous.client, &client)
                     && previous.interval == config.interval
                     && previous.deadline == deadline
                 {
+                    previous.enrollment = enrollment;
+                    previous.analytics = analytics;
                     self.running.insert(org.name.clone(), previous);
                     continue;
                 }
@@ -124,9 +171,72 @@ impl Supervisor {
                     deadline,
                     client,
                     task,
+                    enrollment,
+                    analytics,
                 },
             );
         }
+    }
+
+    /// Keeps, restarts, starts or stops the org's enrollment and analytics loops.
+    fn side_loops(
+        &self,
+        org: &OrgConfig,
+        config: &Config,
+        client: &Arc<ZohoClient>,
+        (enrollment, analytics): (
+            Option<SideLoop<EnrollmentConfig>>,
+            Option<SideLoop<AnalyticsConfig>>,
+        ),
+    ) -> (
+        Option<SideLoop<EnrollmentConfig>>,
+        Option<SideLoop<AnalyticsConfig>>,
+    ) {
+        let supported = crate::enrollment::supported(org);
+        let telemetry = self.state.telemetry().org(&org.name);
+
+        let deadline = crate::enrollment::enrollment_deadline(config);
+        let enrollment = match enrollment {
+            _ if !(supported && config.enrollment.enabled) => None,
+            Some(running) if running.runs(&config.enrollment, deadline, client) => Some(running),
+            _ => Some(SideLoop {
+                settings: config.enrollment.clone(),
+                deadline,
+                client: client.clone(),
+                task: tokio::spawn(
+                    EnrollmentCollector {
+                        client: client.clone(),
+                        state: self.state.clone(),
+                        telemetry: telemetry.clone(),
+                        config: config.enrollment.clone(),
+                        deadline,
+                    }
+                    .run(),
+                ),
+            }),
+        };
+
+        let deadline = crate::enrollment::analytics_deadline(config);
+        let analytics = match analytics {
+            _ if !(supported && crate::enrollment::analytics_wanted(config)) => None,
+            Some(running) if running.runs(&config.analytics, deadline, client) => Some(running),
+            _ => Some(SideLoop {
+                settings: config.analytics.clone(),
+                deadline,
+                client: client.clone(),
+                task: tokio::spawn(
+                    AnalyticsCollector {
+                        client: client.clone(),
+                        state: self.state.clone(),
+                        telemetry,
+                        config: config.analytics.clone(),
+                        deadline,
+                    }
+                    .run(),
+                ),
+            }),
+        };
+        (enrollment, analytics)
     }
 
     /// Reads the config again and applies it; a bad config changes nothing.

@@ -1,0 +1,582 @@
+//! Enrolled records (`records_count`) and executed follow-ups (`analytics`) against the fake Zoho
+//! over real HTTP: batching, 207 and 400 answers with per-item errors, deleted cadences, the
+//! analytics window, v7 orgs, and the main collection carrying on while these calls fail.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+use zoho_cadences_exporter::collector::OrgCollector;
+use zoho_cadences_exporter::config::Config;
+use zoho_cadences_exporter::enrollment::{
+    analytics_deadline, enrollment_deadline, AnalyticsCollector, EnrollmentCollector,
+};
+use zoho_cadences_exporter::fake_zoho::{cadence, generated_cadences, FakeZoho, Fault, Route};
+use zoho_cadences_exporter::state::SharedState;
+use zoho_cadences_exporter::supervisor::Supervisor;
+
+const UP: &str = r#"zoho_crm_up{org="org0"}"#;
+const ENROLLED: &str = "zoho_crm_cadence_enrolled_records";
+const EXECUTED: &str = "zoho_crm_cadence_follow_ups_executed";
+
+fn api(metric: &str, endpoint: &str, label: &str, value: &str) -> String {
+    format!(r#"{metric}{{org="org0",endpoint="{endpoint}",{label}="{value}"}}"#)
+}
+
+fn api_error(endpoint: &str, error: &str) -> String {
+    api("zoho_crm_api_errors_total", endpoint, "error", error)
+}
+
+fn api_requests(endpoint: &str, status: &str) -> String {
+    api(
+        "zoho_crm_api_requests_total",
+        endpoint,
+        "status_code",
+        status,
+    )
+}
+
+fn cadence_series(metric: &str, fake_cadence: &serde_json::Value) -> String {
+    format!(
+        r#"{metric}{{org="org0",id="{}",name="{}",module="{}"}}"#,
+        fake_cadence["id"].as_str().unwrap(),
+        fake_cadence["name"].as_str().unwrap(),
+        fake_cadence["module"]["api_name"].as_str().unwrap()
+    )
+}
+
+fn module_sum(module: &str) -> String {
+    format!(r#"zoho_crm_enrolled_records{{org="org0",module="{module}"}}"#)
+}
+
+fn id(fake_cadence: &serde_json::Value) -> String {
+    fake_cadence["id"].as_str().unwrap().to_owned()
+}
+
+/// One fake with `cadences`, one org, its collector and the config (with `extra` YAML).
+async fn setup(
+    cadences: Vec<serde_json::Value>,
+    extra: &str,
+) -> (FakeZoho, Config, SharedState, OrgCollector) {
+    let fake = FakeZoho::start(cadences).await.expect("fake Zoho starts");
+    let config = config_for(&[&fake], extra);
+    let (state, mut collectors) = collectors(&config);
+    (fake, config, state, collectors.remove(0))
+}
+
+fn enrollment_for(collector: &OrgCollector, config: &Config) -> EnrollmentCollector {
+    EnrollmentCollector {
+        client: collector.client.clone(),
+        state: collector.state.clone(),
+        telemetry: collector.telemetry.clone(),
+        config: config.enrollment.clone(),
+        deadline: enrollment_deadline(config),
+    }
+}
+
+fn analytics_for(collector: &OrgCollector, config: &Config) -> AnalyticsCollector {
+    AnalyticsCollector {
+        client: collector.client.clone(),
+        state: collector.state.clone(),
+        telemetry: collector.telemetry.clone(),
+        config: config.analytics.clone(),
+        deadline: analytics_deadline(config),
+    }
+}
+
+/// Collects the cadences, then runs one enrollment pass over the new snapshot.
+async fn collect_and_count(collector: &OrgCollector, enrollment: &EnrollmentCollector) {
+    collector.collect_once().await.expect("collection succeeds");
+    let snapshot = collector.state.snapshot("org0").unwrap();
+    enrollment
+        .collect_once(&snapshot)
+        .await
+        .expect("enrollment pass succeeds");
+}
+
+/// Polls `condition` until it holds or `limit` passes.
+async fn eventually(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_hundred_fifty_cadences_take_three_calls_of_at_most_100_ids() {
+    let cadences = generated_cadences(250);
+    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    for (n, c) in cadences.iter().enumerate() {
+        fake.set_enrolled(&id(c), (n as u64 * 7) % 31);
+    }
+    collect_and_count(&collector, &enrollment_for(&collector, &config)).await;
+
+    // Ids in order, 100 per call: 0..100, 100..200, 200..250.
+    let ids: Vec<String> = cadences.iter().map(id).collect();
+    let requests = fake.records_count_requests();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert_eq!(requests[0], ids[..100]);
+    assert_eq!(requests[1], ids[100..200]);
+    assert_eq!(requests[2], ids[200..]);
+
+    let text = scrape(&state);
+    assert_eq!(count_series(&text, ENROLLED), 250);
+    let mut per_module: BTreeMap<&str, f64> = BTreeMap::new();
+    for (n, c) in cadences.iter().enumerate() {
+        let expected = ((n as u64 * 7) % 31) as f64;
+        assert_eq!(
+            value(&text, &cadence_series(ENROLLED, c)),
+            Some(expected),
+            "{c}"
+        );
+        *per_module
+            .entry(c["module"]["api_name"].as_str().unwrap())
+            .or_default() += expected;
+    }
+    assert_eq!(per_module.len(), 3);
+    for (module, total) in per_module {
+        assert_eq!(value(&text, &module_sum(module)), Some(total), "{module}");
+    }
+    assert_eq!(
+        value(&text, &api_requests("records_count", "200")),
+        Some(3.0)
+    );
+    assert_eq!(value(&text, UP), Some(1.0));
+    promtool_check_metrics(&text);
+}
+
+#[tokio::test]
+async fn a_207_answer_counts_the_bad_id_and_keeps_the_rest() {
+    let cadences = generated_cadences(5);
+    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    for (n, c) in cadences.iter().enumerate() {
+        fake.set_enrolled(&id(c), 10 + n as u64);
+    }
+    fake.push_fault(
+        Route::RecordsCount,
+        Fault::ItemErrors {
+            ids: vec![id(&cadences[2])],
+            code: "INVALID_DATA".into(),
+        },
+    );
+    collect_and_count(&collector, &enrollment_for(&collector, &config)).await;
+
+    let text = scrape(&state);
+    assert_eq!(
+        value(&text, &api_requests("records_count", "207")),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, &api_error("records_count", "INVALID_DATA")),
+        Some(1.0)
+    );
+    assert_eq!(count_series(&text, ENROLLED), 4);
+    assert_eq!(value(&text, &cadence_series(ENROLLED, &cadences[2])), None);
+    for n in [0, 1, 3, 4] {
+        assert_eq!(
+            value(&text, &cadence_series(ENROLLED, &cadences[n])),
+            Some(10.0 + n as f64)
+        );
+    }
+    // generated_cadences puts n = 0 and 3 in Leads, 1 and 4 in Contacts, 2 in Deals.
+    assert_eq!(value(&text, &module_sum("Leads")), Some(10.0 + 13.0));
+    assert_eq!(value(&text, &module_sum("Contacts")), Some(11.0 + 14.0));
+    assert_eq!(
+        value(&text, &module_sum("Deals")),
+        None,
+        "no counted cadence"
+    );
+}
+
+#[tokio::test]
+async fn answers_for_deleted_cadences_are_dropped() {
+    // 101 cadences: a full batch of 100 and a batch holding only the last one.
+    let cadences = generated_cadences(101);
+    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    for c in &cadences {
+        fake.set_enrolled(&id(c), 5);
+    }
+    let enrollment = enrollment_for(&collector, &config);
+    collect_and_count(&collector, &enrollment).await;
+    assert_eq!(count_series(&scrape(&state), ENROLLED), 101);
+
+    // Deleted in Zoho since the last collection: one of the first batch (answered 207) and the
+    // only one of the second (answered 400 with the same per-item list).
+    let (first, last) = (cadences[7].clone(), cadences[100].clone());
+    let remaining: Vec<_> = cadences
+        .iter()
+        .filter(|c| c["id"] != first["id"] && c["id"] != last["id"])
+        .cloned()
+        .collect();
+    fake.set_cadences(remaining.clone());
+    let old_snapshot = state.snapshot("org0").unwrap();
+    enrollment
+        .collect_once(&old_snapshot)
+        .await
+        .expect("a pass with some ids refused still completes");
+    let text = scrape(&state);
+    assert_eq!(
+        value(&text, &api_requests("records_count", "207")),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, &api_requests("records_count", "400")),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, &api_error("records_count", "INVALID_DATA")),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, &api_error("records_count", "http_400")),
+        Some(1.0)
+    );
+    assert_eq!(value(&text, &cadence_series(ENROLLED, &first)), None);
+    assert_eq!(value(&text, &cadence_series(ENROLLED, &last)), None);
+    assert_eq!(count_series(&text, ENROLLED), 99);
+
+    // A cadence deleted after the pass loses its series with the next collection, before the
+    // next pass; so does its share of the module's sum.
+    let gone = remaining[0].clone();
+    let module = gone["module"]["api_name"].as_str().unwrap();
+    let before = value(&text, &module_sum(module)).unwrap();
+    fake.set_cadences(remaining[1..].to_vec());
+    collector.collect_once().await.unwrap();
+    let text = scrape(&state);
+    assert_eq!(value(&text, &cadence_series(ENROLLED, &gone)), None);
+    assert_eq!(count_series(&text, ENROLLED), 98);
+    assert_eq!(value(&text, &module_sum(module)), Some(before - 5.0));
+    assert_eq!(value(&text, UP), Some(1.0));
+}
+
+#[tokio::test]
+async fn a_pass_with_every_id_refused_keeps_the_last_result() {
+    let cadences = generated_cadences(3);
+    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    fake.set_enrolled(&id(&cadences[0]), 42);
+    let enrollment = enrollment_for(&collector, &config);
+    collect_and_count(&collector, &enrollment).await;
+    fake.set_cadences(Vec::new());
+    let snapshot = state.snapshot("org0").unwrap();
+    enrollment.collect_once(&snapshot).await.unwrap_err();
+    let text = scrape(&state);
+    assert_eq!(
+        value(&text, &cadence_series(ENROLLED, &cadences[0])),
+        Some(42.0)
+    );
+    assert_eq!(count_series(&text, ENROLLED), 3);
+
+    // Other failures keep it too: a request-level error, and an answer that does not decode.
+    for fault in [
+        Fault::Status {
+            status: 403,
+            code: "NO_PERMISSION".into(),
+            retry_after: None,
+        },
+        Fault::Malformed,
+    ] {
+        fake.set_cadences(cadences.clone());
+        fake.push_fault(Route::RecordsCount, fault);
+        enrollment.collect_once(&snapshot).await.unwrap_err();
+        assert_eq!(
+            value(&scrape(&state), &cadence_series(ENROLLED, &cadences[0])),
+            Some(42.0)
+        );
+    }
+    let text = scrape(&state);
+    assert_eq!(
+        value(&text, &api_error("records_count", "NO_PERMISSION")),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, &api_error("records_count", "decode")),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, UP),
+        Some(1.0),
+        "the collection is not involved"
+    );
+}
+
+#[tokio::test]
+async fn per_module_sums_stay_when_per_cadence_metrics_are_off() {
+    let cadences = generated_cadences(6);
+    let (fake, config, state, collector) =
+        setup(cadences.clone(), "per_cadence_metrics: false").await;
+    for c in &cadences {
+        fake.set_enrolled(&id(c), 3);
+    }
+    collect_and_count(&collector, &enrollment_for(&collector, &config)).await;
+    let text = scrape(&state);
+    assert_eq!(count_series(&text, ENROLLED), 0);
+    assert_eq!(count_series(&text, "zoho_crm_enrolled_records"), 3);
+    assert_eq!(value(&text, &module_sum("Deals")), Some(6.0));
+}
+
+#[tokio::test]
+async fn analytics_asks_for_the_configured_window_for_active_cadences_only() {
+    // generated_cadences makes every fifth inactive: n = 4 here.
+    let cadences = generated_cadences(6);
+    let (fake, config, state, collector) = setup(
+        cadences.clone(),
+        "analytics: {enabled: true, interval: 1h, window: 6h}",
+    )
+    .await;
+    fake.set_executed(&id(&cadences[0]), "email", 17);
+    fake.set_executed(&id(&cadences[0]), "call", 4);
+    fake.set_executed(&id(&cadences[1]), "whatsapp", 2);
+    collector.collect_once().await.unwrap();
+    let snapshot = state.snapshot("org0").unwrap();
+    let before = SystemTime::now();
+    analytics_for(&collector, &config)
+        .collect_once(&snapshot)
+        .await
+        .expect("analytics pass succeeds");
+    let after = SystemTime::now();
+
+    let requests = fake.analytics_requests();
+    let mut asked: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
+    asked.sort();
+    let active: Vec<String> = [0, 1, 2, 3, 5].map(|n| id(&cadences[n])).to_vec();
+    assert_eq!(
+        asked, active,
+        "one call per active cadence, none for inactive ones"
+    );
+    for request in &requests {
+        assert_eq!(request.version, "v8");
+        let parse = |t: &Option<String>| {
+            chrono::DateTime::parse_from_rfc3339(t.as_deref().expect("both window ends sent"))
+                .expect("ISO 8601")
+        };
+        let (from, till) = (parse(&request.from), parse(&request.till));
+        assert_eq!((till - from).num_seconds(), 6 * 3_600, "{request:?}");
+        let till = SystemTime::UNIX_EPOCH + Duration::from_secs(till.timestamp() as u64);
+        assert!(
+            till + Duration::from_secs(1) >= before && till <= after,
+            "{request:?}"
+        );
+    }
+
+    let text = scrape(&state);
+    let executed = |n: usize, channel: &str| {
+        let c = &cadences[n];
+        value(
+            &text,
+            &format!(
+                r#"{EXECUTED}{{org="org0",id="{}",name="{}",module="{}",channel="{channel}"}}"#,
+                id(c),
+                c["name"].as_str().unwrap(),
+                c["module"]["api_name"].as_str().unwrap()
+            ),
+        )
+    };
+    assert_eq!(executed(0, "email"), Some(17.0));
+    assert_eq!(executed(0, "call"), Some(4.0));
+    // Channels the cadence has steps for are reported even at zero (cadence 1 has email, call
+    // and task steps); a channel without steps or executions is left out (cadence 0 has no
+    // task step).
+    assert_eq!(executed(1, "whatsapp"), Some(2.0));
+    assert_eq!(executed(1, "email"), Some(0.0));
+    assert_eq!(executed(1, "task"), Some(0.0));
+    assert_eq!(executed(0, "task"), None);
+    assert_eq!(executed(4, "email"), None, "inactive: not asked");
+    assert_eq!(value(&text, &api_requests("analytics", "200")), Some(5.0));
+    promtool_check_metrics(&text);
+}
+
+#[tokio::test]
+async fn analytics_leaves_out_cadences_deleted_since_the_collection() {
+    let cadences = vec![
+        cadence(1, "Kept", "Leads", true),
+        cadence(2, "Deleted", "Leads", true),
+    ];
+    let (fake, config, state, collector) = setup(
+        cadences.clone(),
+        "analytics: {enabled: true, interval: 1h, window: 1d}",
+    )
+    .await;
+    fake.set_executed(&id(&cadences[0]), "email", 3);
+    collector.collect_once().await.unwrap();
+    fake.set_cadences(vec![cadences[0].clone()]);
+    let snapshot = state.snapshot("org0").unwrap();
+    analytics_for(&collector, &config)
+        .collect_once(&snapshot)
+        .await
+        .expect("the pass completes without the deleted cadence");
+    let text = scrape(&state);
+    assert_eq!(sum(&text, EXECUTED, &[r#"name="Kept""#]), 3.0);
+    assert_eq!(count_series_with(&text, EXECUTED, r#"name="Deleted""#), 0);
+    assert_eq!(
+        value(&text, &api_error("analytics", "INVALID_DATA")),
+        Some(1.0)
+    );
+}
+
+fn count_series_with(text: &str, metric: &str, label: &str) -> usize {
+    samples(text)
+        .keys()
+        .filter(|s| s.starts_with(&format!("{metric}{{")) && s.contains(label))
+        .count()
+}
+
+#[tokio::test]
+async fn the_main_collection_carries_on_while_these_calls_fail() {
+    let cadences = generated_cadences(20);
+    let fake = FakeZoho::start(cadences.clone()).await.unwrap();
+    for c in &cadences {
+        fake.set_enrolled(&id(c), 8);
+        fake.set_executed(&id(c), "email", 1);
+    }
+    let config = config_for(
+        &[&fake],
+        "interval: 1s\ntimeout: 5s\nenrollment: {enabled: true, interval: 1s}\nanalytics: {enabled: true, interval: 1s, window: 1h}",
+    );
+    let state = SharedState::new(&config);
+    let mut supervisor = Supervisor::new(state.clone());
+    supervisor.apply(&config);
+    eventually(
+        Duration::from_secs(10),
+        "first enrollment and analytics passes",
+        || state.enrollment("org0").is_some() && state.follow_ups_executed("org0").is_some(),
+    )
+    .await;
+
+    // From now on: one call that never answers, then refusals, on both endpoints.
+    let refused = || Fault::Status {
+        status: 403,
+        code: "NO_PERMISSION".into(),
+        retry_after: None,
+    };
+    for route in [Route::RecordsCount, Route::Analytics] {
+        fake.push_fault(route, Fault::Hang);
+        for _ in 0..1_000 {
+            fake.push_fault(route, refused());
+        }
+    }
+    let calls = fake.calls(Route::RecordsCount);
+    eventually(
+        Duration::from_secs(5),
+        "a hanging records_count call",
+        || fake.calls(Route::RecordsCount) > calls,
+    )
+    .await;
+    // While that call hangs (until the 5s timeout), collections go on at their 1s interval.
+    let collections = |state: &SharedState| {
+        value(&scrape(state), r#"zoho_crm_collections_total{org="org0"}"#).unwrap()
+    };
+    let started = collections(&state);
+    eventually(
+        Duration::from_secs(4),
+        "collections during the hang",
+        || collections(&state) >= started + 2.0,
+    )
+    .await;
+    assert_eq!(
+        value(&scrape(&state), &api_error("records_count", "timeout")),
+        None,
+        "the records_count call is still hanging"
+    );
+    eventually(
+        Duration::from_secs(15),
+        "refused enrollment and analytics calls",
+        || {
+            let text = scrape(&state);
+            value(&text, &api_error("records_count", "NO_PERMISSION")).unwrap_or(0.0) >= 2.0
+                && value(&text, &api_error("analytics", "NO_PERMISSION")).unwrap_or(0.0) >= 2.0
+        },
+    )
+    .await;
+
+    let text = scrape(&state);
+    assert_eq!(value(&text, UP), Some(1.0), "{text}");
+    assert_eq!(
+        value(&text, r#"zoho_crm_collection_failures_total{org="org0"}"#),
+        Some(0.0)
+    );
+    assert_eq!(count_series(&text, "zoho_crm_cadence_active"), 20);
+    assert_eq!(
+        value(&text, &api_error("records_count", "timeout")),
+        Some(1.0)
+    );
+    // The last complete results stay.
+    assert_eq!(count_series(&text, ENROLLED), 20);
+    assert_eq!(sum(&text, ENROLLED, &[]), 160.0);
+    assert_eq!(
+        sum(&text, EXECUTED, &[r#"channel="email""#]),
+        16.0,
+        "16 active"
+    );
+    // Their calls never show under the cadences endpoint.
+    assert_eq!(value(&text, &api_error("cadences", "NO_PERMISSION")), None);
+    supervisor.stop();
+}
+
+#[tokio::test]
+async fn v7_orgs_skip_enrollment_and_analytics() {
+    let v7 = FakeZoho::start(generated_cadences(3)).await.unwrap();
+    let v8 = FakeZoho::start(generated_cadences(3)).await.unwrap();
+    let yaml = format!(
+        "interval: 1s\nenrollment: {{enabled: true, interval: 1s}}\nanalytics: {{enabled: true, interval: 1s, window: 1h}}\norgs:\n{}    api_version: v7\n{}",
+        v7.org_yaml("org0"),
+        v8.org_yaml("org1"),
+    );
+    let config = Config::parse(&yaml).unwrap();
+    let state = SharedState::new(&config);
+    let mut supervisor = Supervisor::new(state.clone());
+    supervisor.apply(&config);
+    // Two passes of the v8 org: a full interval in which the v7 org would have called too.
+    eventually(Duration::from_secs(10), "two passes of the v8 org", || {
+        v8.calls(Route::RecordsCount) >= 2 && v8.calls(Route::Analytics) >= 6
+    })
+    .await;
+    assert!(state.snapshot("org0").is_some(), "the v7 org is collected");
+    assert_eq!(v7.calls(Route::RecordsCount), 0);
+    assert_eq!(v7.calls(Route::Analytics), 0);
+    assert!(state.enrollment("org0").is_none());
+    let text = scrape(&state);
+    assert_eq!(sum(&text, "zoho_crm_up", &[]), 2.0, "both orgs up\n{text}");
+    assert_eq!(count_series_with(&text, ENROLLED, r#"org="org0""#), 0);
+    assert_eq!(count_series_with(&text, ENROLLED, r#"org="org1""#), 3);
+    supervisor.stop();
+}
+
+#[tokio::test]
+async fn the_demo_shows_an_idle_and_a_stalled_cadence() {
+    use zoho_cadences_exporter::demo::{self, IDLE_NAME, STALLED_NAME};
+    let (_fake, config) = demo::start().await.unwrap();
+    assert!(config.enrollment.enabled && config.analytics.enabled);
+    let (state, collectors) = collectors(&config);
+    let collector = &collectors[0];
+    collector.collect_once().await.unwrap();
+    let snapshot = state.snapshot("demo").unwrap();
+    enrollment_for(collector, &config)
+        .collect_once(&snapshot)
+        .await
+        .unwrap();
+    analytics_for(collector, &config)
+        .collect_once(&snapshot)
+        .await
+        .unwrap();
+    let text = scrape(&state);
+    let of = |metric: &str, name: &str| sum(&text, metric, &[&format!(r#"name="{name}""#)]);
+    let idle_active = sum(
+        &text,
+        "zoho_crm_cadence_active",
+        &[&format!(r#"name="{IDLE_NAME}""#)],
+    );
+    assert_eq!(idle_active, 1.0);
+    assert_eq!(
+        count_series_with(&text, ENROLLED, &format!(r#"name="{IDLE_NAME}""#)),
+        1
+    );
+    assert_eq!(of(ENROLLED, IDLE_NAME), 0.0);
+    assert!(of(ENROLLED, STALLED_NAME) > 0.0);
+    assert_eq!(of(EXECUTED, STALLED_NAME), 0.0);
+    assert!(count_series_with(&text, EXECUTED, &format!(r#"name="{STALLED_NAME}""#)) > 0);
+    assert!(of(EXECUTED, "Onboarding Welcome") > 0.0);
+    assert!(sum(&text, "zoho_crm_enrolled_records", &[]) > 1_000.0);
+    promtool_check_metrics(&text);
+}
