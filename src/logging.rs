@@ -6,9 +6,13 @@
 use std::fmt;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -35,15 +39,23 @@ impl LogLevel {
     }
 }
 
-/// Installs the global subscriber, writing to stderr.
+/// Installs the global subscriber, writing to stderr. The chosen level applies to the
+/// exporter's own events; libraries (HTTP, TLS) only get through at warn and above, so debug
+/// output stays about cadences and Zoho, not connection pools.
 pub fn init(level: LogLevel, format: LogFormat) {
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level.level())
+    let filter = Targets::new()
+        .with_target(env!("CARGO_CRATE_NAME"), level.level())
+        .with_default(LevelFilter::WARN.min(LevelFilter::from_level(level.level())));
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Logfmt => builder.event_format(Logfmt).try_init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(layer.json().flatten_event(true).with_filter(filter))
+            .try_init(),
+        LogFormat::Logfmt => tracing_subscriber::registry()
+            .with(layer.event_format(Logfmt).with_filter(filter))
+            .try_init(),
     };
 }
 
