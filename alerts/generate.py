@@ -57,6 +57,11 @@ class Config:
     idle_for: str = "4h"
     # How old the last successful collection may get before ZohoCadenceDataStale fires.
     stale_after: str = "30m"
+    # How long an alert built on the exporter's series stays firing when they vanish: an
+    # exporter restart (or one failed scrape) leaves such a gap, and without this a firing
+    # alert would resolve in it and fire again after its `for`. 0s leaves it out, for the demo
+    # whose cadence flips every 3 minutes and should be seen resolving.
+    keep_firing_for: str = "10m"
     # Where runbook_url points; each alert appends #<its name in lower case>.
     runbook_url: str = RUNBOOK_URL
 
@@ -73,17 +78,21 @@ def seconds(duration: str) -> int:
     return (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + secs
 
 
+_DURATIONS = ("inactive_for", "deactivated_window", "idle_for", "stale_after", "keep_firing_for")
+
+
 def check(config: Config) -> None:
     """Refuses a configuration that would render rules that cannot work."""
-    for name in ("inactive_for", "deactivated_window", "idle_for", "stale_after"):
+    for name in _DURATIONS:
         seconds(getattr(config, name))
     if seconds(config.deactivated_window) <= seconds(config.inactive_for) + 5 * 60:
         raise ValueError(
             "deactivated_window must exceed inactive_for by more than 5m, or a deactivation "
             "leaves the window before the alert's `for` has passed"
         )
-    if not config.selector.strip() or "{" in config.selector or "}" in config.selector:
-        raise ValueError("selector is label matchers without braces, e.g. job=\"zoho\"")
+    if not config.selector.strip() or any(ch in config.selector for ch in "{}`"):
+        # Backticks would end the raw strings the annotation templates quote queries in.
+        raise ValueError('selector is label matchers without braces or backticks, e.g. job="zoho"')
 
 
 def rules(config: Config) -> dict:
@@ -97,13 +106,13 @@ def rules(config: Config) -> dict:
     def expr(text: str) -> str:
         return textwrap.dedent(text).strip()
 
-    def alert(name, expression, for_, severity, summary, description, keep_firing_for=None,
+    def alert(name, expression, for_, severity, summary, description, bridges_gaps=False,
               extra_labels=None):
+        """One alerting rule; `bridges_gaps` for those whose series an exporter restart
+        interrupts (see Config.keep_firing_for)."""
         rule = {"alert": name, "expr": expr(expression), "for": for_}
-        if keep_firing_for:
-            # An exporter restart (or one failed scrape) leaves a gap in its series; without
-            # this a firing alert would resolve in the gap and fire again after `for`.
-            rule["keep_firing_for"] = keep_firing_for
+        if bridges_gaps and seconds(c.keep_firing_for) > 0:
+            rule["keep_firing_for"] = c.keep_firing_for
         rule["labels"] = {"severity": severity, **(extra_labels or {})}
         rule["annotations"] = {
             "summary": summary,
@@ -129,7 +138,8 @@ def rules(config: Config) -> dict:
         "{{ printf \"%.0f\" .Value }}.{{ end }}"
     )
     auth_codes = (
-        "{{ range printf `sort_desc(" + m("zoho_crm_api_errors_total", "org=%q", f'error=~"{auth_re}"')
+        "{{ range printf `sort_desc("
+        + m("zoho_crm_api_errors_total", "org=%q", f'error=~"{auth_re}"')
         + ")` $labels.org | query }} {{ .Labels.endpoint }} {{ .Labels.error }}: "
         "{{ printf \"%.0f\" .Value }}.{{ end }}"
     )
@@ -163,7 +173,7 @@ def rules(config: Config) -> dict:
             "Every collection of " + where + " by {{ $labels.instance }} has failed for "
             "15 minutes (zoho_crm_up is 0): this org's cadence metrics are frozen at the last "
             "successful collection.",
-            keep_firing_for="10m",
+            bridges_gaps=True,
         ),
         alert(
             "ZohoCadenceDataStale",
@@ -180,7 +190,7 @@ def rules(config: Config) -> dict:
             "The last successful collection of " + where + " by {{ $labels.instance }} was "
             "{{ $value | humanizeDuration }} ago (more than " + c.stale_after + "): cadence "
             "alerts for this org are judging old data.",
-            keep_firing_for="10m",
+            bridges_gaps=True,
             extra_labels={"reason": "too_old"},
         ),
         alert(
@@ -199,7 +209,7 @@ def rules(config: Config) -> dict:
             "{{ $labels.instance }} has not completed a successful collection of " + where
             + " for " + c.stale_after + " (zoho_crm_last_success_timestamp_seconds has been "
             "absent or 0 for the last hour): there is no cadence data for this org.",
-            keep_firing_for="10m",
+            bridges_gaps=True,
             extra_labels={"reason": "no_success"},
         ),
         alert(
@@ -213,10 +223,11 @@ def rules(config: Config) -> dict:
             > 0.5
             """,
             "30m", "warning",
-            f"{where}: most {{{{ $labels.endpoint }}}} requests to Zoho fail",
+            where + ": most {{ $labels.endpoint }} requests to Zoho fail",
             "{{ $value | humanizePercentage }} of the exporter's requests to the Zoho CRM "
             "{{ $labels.endpoint }} endpoint for org {{ $labels.org }} failed over the last "
-            "hour. Errors by code:" + errors_by_code,
+            "hour (each per-cadence error in a batched records_count answer counts as one). "
+            "Errors by code:" + errors_by_code,
         ),
         alert(
             "ZohoCadenceAuthFailing",
@@ -240,7 +251,7 @@ def rules(config: Config) -> dict:
             "errors in the last hour; a revoked refresh token, a wrong client or data center, "
             "or a missing scope does not heal by itself. Authentication errors since the "
             "exporter started:" + auth_codes,
-            keep_firing_for="10m",
+            bridges_gaps=True,
         ),
     ]
 
@@ -257,11 +268,11 @@ def rules(config: Config) -> dict:
               {m('zoho_crm_cadence_expected_active')}
             """,
             c.inactive_for, "warning",
-            f"Zoho CRM cadence {{{{ $labels.name }}}} was deactivated in org {{{{ $labels.org }}}}",
+            "Zoho CRM cadence {{ $labels.name }} was deactivated in org {{ $labels.org }}",
             "The cadence " + cadence + " of " + where + " was active within the last "
             + c.deactivated_window + " and has been inactive for " + c.inactive_for + "."
             + modified_by,
-            keep_firing_for="10m",
+            bridges_gaps=True,
         ),
         alert(
             "ZohoCadenceUnexpectedlyInactive",
@@ -271,11 +282,12 @@ def rules(config: Config) -> dict:
               {m('zoho_crm_cadence_expected_active')} == 1
             """,
             c.inactive_for, "critical",
-            f"Zoho CRM cadence {{{{ $labels.name }}}} must be active but is not (org {{{{ $labels.org }}}})",
+            "Zoho CRM cadence {{ $labels.name }} must be active but is not "
+            "(org {{ $labels.org }})",
             "An expectation in the exporter's configuration requires the cadence " + cadence
             + " of " + where + " to be active, and it has been inactive for " + c.inactive_for
             + "." + modified_by,
-            keep_firing_for="10m",
+            bridges_gaps=True,
         ),
         alert(
             "ZohoCadenceMissing",
@@ -289,12 +301,13 @@ def rules(config: Config) -> dict:
               {m('zoho_crm_last_success_timestamp_seconds')} > 0
             """,
             c.inactive_for, "warning",
-            "Expectation {{ $labels.expectation }} matches no Zoho CRM cadence (org {{ $labels.org }})",
+            "Expectation {{ $labels.expectation }} matches no Zoho CRM cadence "
+            "(org {{ $labels.org }})",
             "The expectation {{ $labels.expectation }} in the exporter's configuration has "
             "matched no cadence of " + where + " for " + c.inactive_for + ": the cadence it "
             "watches was deleted or renamed, or the expectation's name, id, org or module is "
             "wrong. Its cadence is not watched.",
-            keep_firing_for="10m",
+            bridges_gaps=True,
         ),
         alert(
             "ZohoCadenceIdle",
@@ -308,10 +321,11 @@ def rules(config: Config) -> dict:
               {m('zoho_crm_cadence_created_timestamp_seconds')} < time() - {idle_s}
             """,
             "30m", "info",
-            f"Zoho CRM cadence {{{{ $labels.name }}}} is active but has no enrolled records (org {{{{ $labels.org }}}})",
+            "Zoho CRM cadence {{ $labels.name }} is active but has no enrolled records "
+            "(org {{ $labels.org }})",
             "The cadence " + cadence + " of " + where + " has been active with no enrolled "
             "records for " + c.idle_for + ": it is switched on but reaches nobody.",
-            keep_firing_for="10m",
+            bridges_gaps=True,
             extra_labels={"reason": "no_enrollments"},
         ),
         alert(
@@ -330,11 +344,11 @@ def rules(config: Config) -> dict:
               {m('zoho_crm_cadence_created_timestamp_seconds')} < time() - {idle_s}
             """,
             "30m", "info",
-            f"Zoho CRM cadence {{{{ $labels.name }}}} executes no follow-ups (org {{{{ $labels.org }}}})",
+            "Zoho CRM cadence {{ $labels.name }} executes no follow-ups (org {{ $labels.org }})",
             "The cadence " + cadence + " of " + where + " has been active with records "
             "enrolled for " + c.idle_for + ", and Zoho CRM's analytics have reported no "
             "executed follow-up (email, call, task or WhatsApp) all that time.",
-            keep_firing_for="10m",
+            bridges_gaps=True,
             extra_labels={"reason": "no_follow_ups"},
         ),
     ]
