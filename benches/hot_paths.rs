@@ -1,0 +1,155 @@
+//! Criterion benches of the exporter's hot paths, network excluded: decoding one page of 200
+//! cadences, decoding a whole 10,000-cadence collection and building its snapshot, encoding the
+//! cadence part of the exposition, and serving a scrape through the router (`oneshot`, no
+//! socket). Run with `cargo bench --bench hot_paths`; figures are in docs/performance.md.
+
+use axum::body::Body;
+use axum::http::Request;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use http_body_util::BodyExt;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tower::ServiceExt;
+use zoho_cadences_exporter::config::Config;
+use zoho_cadences_exporter::exposition::{CadenceSource, EncodedCadences};
+use zoho_cadences_exporter::fake_zoho::generated_cadences;
+use zoho_cadences_exporter::http::{router, AppState};
+use zoho_cadences_exporter::snapshot::{Cadence, OrgSnapshot};
+use zoho_cadences_exporter::state::SharedState;
+use zoho_cadences_exporter::zoho::client::PER_PAGE;
+use zoho_cadences_exporter::zoho::model::decode_cadences_page;
+
+const CADENCES: u64 = 10_000;
+
+/// The pages Zoho would send for `count` cadences, in the fake's (and Zoho's) shape.
+fn pages(count: u64) -> Vec<Vec<u8>> {
+    let cadences = generated_cadences(count);
+    let chunks: Vec<_> = cadences.chunks(PER_PAGE as usize).collect();
+    let last = chunks.len().saturating_sub(1);
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(n, chunk)| {
+            serde_json::to_vec(&serde_json::json!({
+                "cadences": chunk,
+                "info": {"per_page": PER_PAGE, "count": chunk.len(), "page": n + 1, "more_records": n < last}
+            }))
+            .expect("JSON")
+        })
+        .collect()
+}
+
+/// What the client does with one page body.
+fn decode_page(body: &[u8]) -> Vec<Cadence> {
+    decode_cadences_page(body)
+        .expect("a valid page")
+        .cadences
+        .into_iter()
+        .map(Cadence::from_raw)
+        .collect()
+}
+
+fn snapshot(count: u64) -> OrgSnapshot {
+    let cadences = pages(count).iter().flat_map(|p| decode_page(p)).collect();
+    OrgSnapshot::build(cadences, SystemTime::now())
+}
+
+fn config(per_cadence_metrics: bool) -> Config {
+    Config::parse(&format!(
+        "per_cadence_metrics: {per_cadence_metrics}\norgs:\n  - name: acme\n    client_id: \"1000.X\"\n    client_secret: \"s\"\n    refresh_token: \"r\"\n"
+    ))
+    .expect("bench config")
+}
+
+fn source(snapshot: Arc<OrgSnapshot>) -> CadenceSource {
+    CadenceSource {
+        orgs: vec![("acme".to_owned(), snapshot)],
+        enrollment: Default::default(),
+        follow_ups_executed: Default::default(),
+        expectations: Arc::new(Vec::new()),
+        per_cadence_metrics: true,
+    }
+}
+
+fn decode(c: &mut Criterion) {
+    let page = pages(PER_PAGE.into()).remove(0);
+    let mut group = c.benchmark_group("decode");
+    group.throughput(Throughput::Bytes(page.len() as u64));
+    group.bench_function("one_page_of_200_cadences", |b| {
+        b.iter(|| decode_page(black_box(&page)))
+    });
+    group.finish();
+}
+
+fn collection(c: &mut Criterion) {
+    let pages = pages(CADENCES);
+    let decoded: Vec<Cadence> = pages.iter().flat_map(|p| decode_page(p)).collect();
+    let mut group = c.benchmark_group("collection_10000");
+    group.sample_size(20);
+    group.bench_function("build_snapshot", |b| {
+        b.iter_batched(
+            || decoded.clone(),
+            |cadences| OrgSnapshot::build(cadences, SystemTime::now()),
+            BatchSize::LargeInput,
+        )
+    });
+    // The whole CPU cost of a collection once the bodies are in: the 50ms target.
+    group.bench_function("decode_50_pages_and_build_snapshot", |b| {
+        b.iter(|| {
+            let cadences = pages.iter().flat_map(|p| decode_page(p)).collect();
+            OrgSnapshot::build(cadences, SystemTime::now())
+        })
+    });
+    group.finish();
+}
+
+fn encode(c: &mut Criterion) {
+    let snapshot = Arc::new(snapshot(CADENCES));
+    let mut group = c.benchmark_group("encode_10000");
+    group.sample_size(10);
+    group.bench_function("both_formats_plain_and_gzip", |b| {
+        b.iter(|| EncodedCadences::encode(source(snapshot.clone())))
+    });
+    group.finish();
+}
+
+fn scrape(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("scrape");
+    for count in [200, CADENCES] {
+        let config = config(true);
+        let state = SharedState::new(&config);
+        state.publish_success("acme", Arc::new(snapshot(count)));
+        let app = router(AppState {
+            shared: state,
+            telemetry_path: "/metrics".to_owned(),
+            reload: None,
+        });
+        for (encoding, accept_encoding) in [("plain", "identity"), ("gzip", "gzip")] {
+            group.bench_function(format!("{count}_cadences_{encoding}"), |b| {
+                b.to_async(&runtime).iter(|| async {
+                    let response = app
+                        .clone()
+                        .oneshot(
+                            Request::get("/metrics")
+                                .header("accept-encoding", accept_encoding)
+                                .body(Body::empty())
+                                .expect("request"),
+                        )
+                        .await
+                        .expect("infallible");
+                    // Collecting is what hyper's writer does too: take every chunk of the body.
+                    let body = response.into_body().collect().await.expect("body");
+                    black_box(body.to_bytes().len())
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, collection, encode, scrape);
+criterion_main!(benches);
