@@ -1386,3 +1386,61 @@ async fn a_foreign_api_domain_in_a_token_answer_is_refused() {
     );
     trap_task.abort();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The documentation.
+
+#[test]
+fn docs_security_web_config_example_and_reference_match_the_parser() {
+    use zoho_cadences_exporter::tls::ClientAuth;
+    use zoho_cadences_exporter::web_config::WebSettings;
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/security.md")).unwrap();
+    let section = &docs[docs.find("## The web config file").unwrap()..];
+    let example = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    let settings = WebSettings::parse(example, Path::new("/etc/zoho-cadences-exporter")).unwrap();
+    let tls = settings.tls.unwrap();
+    assert_eq!(tls.client_auth, ClientAuth::RequireAndVerifyClientCert);
+    assert!(settings.users.contains_key("prometheus"));
+    assert_eq!(settings.headers.len(), 1);
+
+    // Every key the parser knows is in the reference table (serde lists them when refusing one).
+    let reference = &section[section.find("### Reference").unwrap()..];
+    let reference = &reference[..reference.find("\n### ").unwrap_or(reference.len())];
+    for (prefix, probe) in [
+        ("", "no_such_key: 1\n"),
+        (
+            "tls_server_config.",
+            "tls_server_config:\n  no_such_key: 1\n",
+        ),
+        (
+            "http_server_config.",
+            "http_server_config:\n  no_such_key: 1\n",
+        ),
+        ("rate_limit.", "rate_limit:\n  no_such_key: 1\n"),
+    ] {
+        let err = WebSettings::parse(probe, Path::new("/")).unwrap_err();
+        // "expected `a` or `b`", "expected one of `a`, `b`, `c`": the backticked names.
+        let expected = err
+            .split(", expected ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{err}"));
+        for field in expected.split('`').skip(1).step_by(2) {
+            // Top-level keys appear as the prefix of their own keys (`rate_limit.burst`).
+            let documented = if prefix.is_empty() {
+                reference.contains(&format!("`{field}"))
+            } else {
+                reference.contains(&format!("`{prefix}{field}`"))
+                    || reference.contains(&format!("`{field}`"))
+            };
+            assert!(
+                documented,
+                "{prefix}{field} is not in the reference of docs/security.md"
+            );
+        }
+    }
+}
