@@ -12,8 +12,8 @@
 //!
 //! Basic auth checks bcrypt hashes. A bcrypt costs tens of milliseconds by design, so successful
 //! verifications are remembered under a SHA-256 of user, hash and password (never the password
-//! itself), and only one bcrypt runs at a time. Unknown users are checked against a decoy hash of
-//! the same cost, so the answer time does not tell which users exist.
+//! itself), and only one bcrypt runs at a time. For an unknown user a bcrypt of the users' cost is
+//! computed all the same, so the answer time does not tell which users exist.
 
 use crate::secret::Secret;
 use crate::tls::{self, ClientAuth, Pem, TlsSettings, TlsVersion};
@@ -461,8 +461,8 @@ fn tls_settings(
 pub struct Loaded {
     pub settings: WebSettings,
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// A bcrypt hash of the same cost as the users' hashes, for unknown user names.
-    decoy: String,
+    /// The highest cost among the users' hashes: what an unknown user's check costs too.
+    bcrypt_cost: u32,
 }
 
 /// What a file's metadata says about its content: a change of any field means "re-read".
@@ -522,25 +522,19 @@ fn read_all(path: &Path) -> (Stamps, Result<Loaded, WebConfigError>) {
         Ok(tls) => tls,
         Err(err) => return (stamps, Err(invalid(err.to_string()))),
     };
-    let cost = settings
+    let bcrypt_cost = settings
         .users
         .values()
         .filter_map(|hash| hash.expose().parse::<bcrypt::HashParts>().ok())
         .map(|parts| parts.get_cost())
-        .max();
-    let decoy = match cost {
-        Some(cost) => match bcrypt::hash("decoy password", cost) {
-            Ok(hash) => hash,
-            Err(err) => return (stamps, Err(invalid(format!("basic_auth_users: {err}")))),
-        },
-        None => String::new(),
-    };
+        .max()
+        .unwrap_or(bcrypt::DEFAULT_COST);
     (
         stamps,
         Ok(Loaded {
             settings,
             tls,
-            decoy,
+            bcrypt_cost,
         }),
     )
 }
@@ -716,19 +710,21 @@ impl WebConfig {
         let Some((user, password)) = basic_credentials(headers) else {
             return Err(unauthorized());
         };
-        let (hash, known) = match loaded.settings.users.get(&user) {
-            Some(hash) => (hash.expose().to_owned(), true),
-            None => (loaded.decoy.clone(), false),
-        };
-        let key = verification_key(&user, &hash, &password);
-        if known
-            && self
-                .inner
+        let hash = loaded
+            .settings
+            .users
+            .get(&user)
+            .map(|hash| hash.expose().to_owned());
+        let key = hash
+            .as_deref()
+            .map(|hash| verification_key(&user, hash, &password));
+        if key.is_some_and(|key| {
+            self.inner
                 .verified
                 .lock()
                 .expect("verified lock")
                 .contains(&key)
-        {
+        }) {
             return Ok(());
         }
         let turn =
@@ -738,11 +734,18 @@ impl WebConfig {
                 (StatusCode::SERVICE_UNAVAILABLE, "busy checking passwords\n").into_response(),
             );
         };
-        let matches =
-            tokio::task::spawn_blocking(move || bcrypt::verify(&password, &hash).unwrap_or(false))
-                .await
-                .unwrap_or(false);
-        if matches && known {
+        let cost = loaded.bcrypt_cost;
+        let matches = tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => bcrypt::verify(&password, &hash).unwrap_or(false),
+            None => {
+                // Unknown user: the same work as a check, with nothing to match.
+                let _ = bcrypt::hash(&password, cost);
+                false
+            }
+        })
+        .await
+        .unwrap_or(false);
+        if let (true, Some(key)) = (matches, key) {
             let mut verified = self.inner.verified.lock().expect("verified lock");
             if verified.len() >= VERIFIED_CAPACITY {
                 verified.clear();

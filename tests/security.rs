@@ -901,15 +901,34 @@ async fn shutdown_lets_a_request_in_flight_finish() {
     let served = Served::start(Some(&web), Limits::default()).await;
     // An idle kept-alive connection must not hold shutdown up.
     let _idle = TcpStream::connect(served.addr).await.unwrap();
-    let request = http_client()
-        .get(served.url("http", "/-/healthy"))
-        .basic_auth("slow", Some("pw"))
-        .send();
-    let in_flight = tokio::spawn(request);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let took = served.shutdown().await;
-    let response = in_flight.await.unwrap().unwrap();
-    assert_eq!(response.status(), 200);
+
+    let mut stream = TcpStream::connect(served.addr).await.unwrap();
+    let mut answer = [0u8; 4096];
+    // A first, quick answer on this connection proves the server is serving it.
+    stream
+        .write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let read = stream.read(&mut answer).await.unwrap();
+    assert!(answer[..read].starts_with(b"HTTP/1.1 401"));
+    // slow:pw
+    stream
+        .write_all(
+            b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nAuthorization: Basic c2xvdzpwdw==\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let shutdown = tokio::spawn(served.shutdown());
+    let mut rest = Vec::new();
+    tokio::time::timeout(server::SHUTDOWN_GRACE, stream.read_to_end(&mut rest))
+        .await
+        .expect("the answer came before the grace period ended")
+        .unwrap();
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.starts_with("HTTP/1.1 200"), "{rest}");
+    assert!(rest.ends_with("OK\n"), "{rest}");
+    let took = shutdown.await.unwrap();
     assert!(took < server::SHUTDOWN_GRACE, "shutdown took {took:?}");
 }
 
