@@ -116,6 +116,7 @@ fn encode(c: &mut Criterion) {
 
 fn scrape(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("runtime");
     let mut group = c.benchmark_group("scrape");
