@@ -1339,6 +1339,37 @@ fn config_check_shows_no_secret_from_the_environment_or_the_file() {
     }
 }
 
+#[test]
+fn panic_messages_and_debug_output_show_no_secret() {
+    use zoho_cadences_exporter::web_config::WebSettings;
+    let yaml = format!(
+        "orgs:\n  - name: a\n    client_id: id\n    client_secret: {CLIENT_SECRET}\n    refresh_token: {REFRESH_TOKEN}\n"
+    );
+    let config = zoho_cadences_exporter::config::Config::parse(&yaml).unwrap();
+    let payload = std::panic::catch_unwind(|| {
+        panic!("unexpected state: {config:?} {:?}", config.orgs[0]);
+    })
+    .unwrap_err();
+    let message = payload.downcast_ref::<String>().unwrap();
+    assert!(message.contains("<redacted>"), "{message}");
+    assert_no_secret("a panic message", message);
+
+    // The web config's inline private key and the password hashes are held the same way.
+    let key = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+    let hash = bcrypt_hash("pw");
+    let web =
+        format!(
+        "tls_server_config:\n  cert_file: a.crt\n  key: |\n{}basic_auth_users:\n  alice: {hash}\n",
+        key.lines().map(|l| format!("    {l}\n")).collect::<String>()
+    );
+    let settings = WebSettings::parse(&web, Path::new("/")).unwrap();
+    let debug = format!("{settings:?}");
+    assert!(
+        !debug.contains("MIGHAgEAMBMG") && !debug.contains(&hash),
+        "{debug}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The API domain of a token answer.
 
