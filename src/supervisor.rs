@@ -243,8 +243,10 @@ impl Supervisor {
     pub fn reload(&mut self, source: &ConfigSource) -> Result<(), String> {
         match source.load() {
             Ok(config) => {
-                self.apply(&config);
+                // Recorded first: a config that loads is a successful reload, and no scrape may
+                // see the new config's series beside the old reload status.
                 self.state.telemetry().record_reload(true);
+                self.apply(&config);
                 tracing::info!(orgs = config.orgs.len(), "config reloaded");
                 Ok(())
             }
