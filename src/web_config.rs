@@ -18,7 +18,7 @@
 use crate::secret::Secret;
 use crate::tls::{self, ClientAuth, Pem, TlsSettings, TlsVersion};
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -701,7 +701,7 @@ impl WebConfig {
     /// Checks `Authorization: Basic` against the users; `Err` carries the refusal to send.
     async fn authorize(&self, loaded: &Loaded, headers: &HeaderMap) -> Result<(), Response> {
         let unauthorized = || {
-            let mut response = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+            let mut response = refusal(StatusCode::UNAUTHORIZED, "Unauthorized\n");
             response
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
@@ -730,9 +730,10 @@ impl WebConfig {
         let turn =
             tokio::time::timeout(BCRYPT_QUEUE_TIMEOUT, self.inner.bcrypt_turn.acquire()).await;
         let Ok(Ok(_turn)) = turn else {
-            return Err(
-                (StatusCode::SERVICE_UNAVAILABLE, "busy checking passwords\n").into_response(),
-            );
+            return Err(refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy checking passwords\n",
+            ));
         };
         let cost = loaded.bcrypt_cost;
         let matches = tokio::task::spawn_blocking(move || match hash {
@@ -787,20 +788,28 @@ fn verification_key(user: &str, hash: &str, password: &[u8]) -> [u8; 32] {
     key
 }
 
+/// An answer made here rather than by the router, with the headers the router adds to its own.
+fn refusal(status: StatusCode, text: &'static str) -> Response {
+    let mut response = (status, text).into_response();
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// The request guard for every route: the rate limit, basic auth and the extra headers of the
 /// file in force. Applied around the whole router, so 404s and the status page are protected too.
 pub async fn guard(State(web): State<WebConfig>, request: Request, next: Next) -> Response {
     let loaded =
         match web.current() {
             Ok(loaded) => loaded,
-            Err(_) => return (
+            Err(_) => return refusal(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal Server Error: the web config file is unusable; see the exporter's log\n",
-            )
-                .into_response(),
+            ),
         };
     let mut response = if !web.admit(loaded.settings.rate_limit) {
-        (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response()
+        refusal(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n")
     } else if loaded.settings.users.is_empty() {
         next.run(request).await
     } else {

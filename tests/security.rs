@@ -301,6 +301,8 @@ async fn basic_auth_none_wrong_and_right() {
         let response = http.get(served.url("http", path)).send().await.unwrap();
         assert_eq!(response.status(), 401, "{path}");
         assert_eq!(response.headers()["www-authenticate"], "Basic", "{path}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["cache-control"], "no-store");
         assert_eq!(
             response.headers()["strict-transport-security"],
             "max-age=31536000"
