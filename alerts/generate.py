@@ -144,7 +144,16 @@ def rules(config: Config) -> dict:
         "{{ printf \"%.0f\" .Value }}.{{ end }}"
     )
     stale_s = seconds(c.stale_after)
-    idle_s = seconds(c.idle_for)
+    # Active now, all along the idle time, and already at its start: Prometheus' history must
+    # reach back that far (a new Prometheus or a new instance label would otherwise see any
+    # cadence as idle after a few minutes), and a cadence younger than that has no series then.
+    # Range functions ignore the gaps of restarts; last_over_time bridges one at the start.
+    active_throughout = f"""
+              {m('zoho_crm_cadence_active')} == 1
+            and on (job, instance, org, id)
+              min_over_time({m('zoho_crm_cadence_active')}[{c.idle_for}]) == 1
+            and on (job, instance, org, id)
+              last_over_time({m('zoho_crm_cadence_active')}[15m] offset {c.idle_for}) == 1"""
 
     exporter = [
         alert(
@@ -311,16 +320,11 @@ def rules(config: Config) -> dict:
         ),
         alert(
             "ZohoCadenceIdle",
-            f"""
-              {m('zoho_crm_cadence_active')} == 1
-            and on (job, instance, org, id)
-              min_over_time({m('zoho_crm_cadence_active')}[{c.idle_for}]) == 1
+            active_throughout + f"""
             and on (job, instance, org, id)
               max_over_time({m('zoho_crm_cadence_enrolled_records')}[{c.idle_for}]) == 0
-            and on (job, instance, org, id)
-              {m('zoho_crm_cadence_created_timestamp_seconds')} < time() - {idle_s}
             """,
-            "30m", "info",
+            "15m", "info",
             "Zoho CRM cadence {{ $labels.name }} is active but has no enrolled records "
             "(org {{ $labels.org }})",
             "The cadence " + cadence + " of " + where + " has been active with no enrolled "
@@ -330,20 +334,15 @@ def rules(config: Config) -> dict:
         ),
         alert(
             "ZohoCadenceIdle",
-            f"""
-              {m('zoho_crm_cadence_active')} == 1
-            and on (job, instance, org, id)
-              min_over_time({m('zoho_crm_cadence_active')}[{c.idle_for}]) == 1
+            active_throughout + f"""
             and on (job, instance, org, id)
               min_over_time({m('zoho_crm_cadence_enrolled_records')}[{c.idle_for}]) > 0
             and on (job, instance, org, id)
               sum by (job, instance, org, id) (
                 max_over_time({m('zoho_crm_cadence_follow_ups_executed')}[{c.idle_for}])
               ) == 0
-            and on (job, instance, org, id)
-              {m('zoho_crm_cadence_created_timestamp_seconds')} < time() - {idle_s}
             """,
-            "30m", "info",
+            "15m", "info",
             "Zoho CRM cadence {{ $labels.name }} executes no follow-ups (org {{ $labels.org }})",
             "The cadence " + cadence + " of " + where + " has been active with records "
             "enrolled for " + c.idle_for + ", and Zoho CRM's analytics have reported no "
