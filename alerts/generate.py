@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 import textwrap
 from dataclasses import dataclass, fields
@@ -376,7 +377,7 @@ def render(config: Config) -> str:
     """The rule file's text for a configuration."""
     check(config)
     changed = [
-        f"--{f.name.replace('_', '-')} '{getattr(config, f.name)}'"
+        f"--{f.name.replace('_', '-')} {shlex.quote(getattr(config, f.name))}"
         for f in fields(Config)
         if getattr(config, f.name) != f.default
     ]
