@@ -25,8 +25,10 @@ pub const DEMO_ORG: &str = "demo";
 pub const FLAPPING_NAME: &str = "Demo Flapping Follow-up";
 pub const FLAPPING_ID: &str = "3652397000099990001";
 pub const FLAPPING_EXPECTATION: &str = "demo-flapping-must-run";
-/// How long the flapping cadence stays in each state.
-pub const FLAPPING_PERIOD: Duration = Duration::from_secs(180);
+/// How long the flapping cadence stays in each state: longer than the alert rules' default
+/// `for: 10m` and `keep_firing_for: 10m`, so that with the shipped rules
+/// `ZohoCadenceUnexpectedlyInactive` goes pending, fires, and resolves in each cycle.
+pub const FLAPPING_PERIOD: Duration = Duration::from_secs(12 * 60);
 /// The demo collects often so that changes show quickly.
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(15);
 /// Enrollment and analytics are both on in the demo, with short intervals.
