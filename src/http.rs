@@ -4,7 +4,7 @@
 //! [`router`] is kept apart from serving so tests drive it with `oneshot`, no socket needed.
 //! Handlers only read [`SharedState`]; nothing here ever calls Zoho.
 
-use crate::exposition::{scrape_body, Format};
+use crate::exposition::{scrape_parts, Format};
 use crate::state::SharedState;
 use axum::body::Body;
 use axum::extract::State;
@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use bytes::Bytes;
 use std::fmt::Write as _;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -75,9 +76,12 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let format = Format::negotiate(header_text(header::ACCEPT));
     let gzipped = accepts_gzip(header_text(header::ACCEPT_ENCODING));
     let encoded = app.shared.encoded();
-    let body = scrape_body(&encoded, app.shared.live_registry(), format, gzipped);
-    let mut response = Response::new(Body::from(body));
+    let parts = scrape_parts(&encoded, app.shared.live_registry(), format, gzipped);
+    let length: usize = parts.iter().map(Bytes::len).sum();
+    let mut response = Response::new(Body::from_stream(BodyParts(parts.into_iter())));
     let headers = response.headers_mut();
+    // A streamed body has no length of its own; hyper sends this one instead of chunking.
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
@@ -90,6 +94,25 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     response
+}
+
+/// The parts of a scrape body, handed to hyper one after the other without being copied into
+/// one buffer.
+struct BodyParts(std::array::IntoIter<Bytes, 2>);
+
+impl futures_core::Stream for BodyParts {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.next().map(Ok))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
 }
 
 /// Whether `Accept-Encoding` admits gzip (listed with q > 0, or `*`).
