@@ -1,7 +1,7 @@
 //! A stand-alone fake Zoho for load tests (`benches/load.sh`): serves `--cadences N` generated
 //! cadences in each of `--orgs K` simulated orgs (one fake per org, each on its own loopback
 //! port, since Zoho keeps at most 15 live tokens per refresh token) and writes an exporter
-//! config pointing at them. Exits after `--exit-after` so a forgotten run cannot linger.
+//! config pointing at them. `--fault-rate` makes it inject random faults (`scripts/soak.sh`). Exits after `--exit-after` so a forgotten run cannot linger.
 //!
 //! ```text
 //! cargo run --release --example fake_zoho_server -- --cadences 10000 --config /tmp/zce.yaml
@@ -15,12 +15,16 @@ struct Options {
     orgs: usize,
     config: String,
     interval: String,
+    timeout: String,
     per_cadence_metrics: bool,
+    enrollment: bool,
+    fault_rate: f64,
     exit_after: Duration,
 }
 
 const USAGE: &str = "usage: fake_zoho_server [--cadences N] [--orgs K] [--config PATH] \
-[--interval 5s] [--per-cadence-metrics true|false] [--exit-after 10m]";
+[--interval 5s] [--timeout 30s] [--per-cadence-metrics true|false] [--enrollment true|false] \
+[--fault-rate 0.0-1.0] [--exit-after 10m]";
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
@@ -28,6 +32,9 @@ fn parse_options() -> Result<Options, String> {
         orgs: 1,
         config: "zce-load.yaml".to_owned(),
         interval: "5s".to_owned(),
+        timeout: "30s".to_owned(),
+        enrollment: false,
+        fault_rate: 0.0,
         per_cadence_metrics: true,
         exit_after: Duration::from_secs(600),
     };
@@ -39,6 +46,9 @@ fn parse_options() -> Result<Options, String> {
             "--orgs" => options.orgs = value()?.parse().map_err(|e| format!("{e}"))?,
             "--config" => options.config = value()?,
             "--interval" => options.interval = value()?,
+            "--timeout" => options.timeout = value()?,
+            "--enrollment" => options.enrollment = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--fault-rate" => options.fault_rate = value()?.parse().map_err(|e| format!("{e}"))?,
             "--per-cadence-metrics" => {
                 options.per_cadence_metrics = value()?.parse().map_err(|e| format!("{e}"))?
             }
@@ -71,6 +81,8 @@ async fn main() -> std::process::ExitCode {
             Ok(fake) => {
                 // Real Zoho sends these; reading them is part of the measured work.
                 fake.set_rate_limit_headers(true);
+                // Soak tests (scripts/soak.sh) inject random faults.
+                fake.set_fault_rate(options.fault_rate);
                 fakes.push(fake);
             }
             Err(err) => {
@@ -81,8 +93,8 @@ async fn main() -> std::process::ExitCode {
     }
     drop(cadences);
     let mut config = format!(
-        "interval: {}\ntimeout: 30s\nper_cadence_metrics: {}\nenrollment: {{enabled: false}}\norgs:\n",
-        options.interval, options.per_cadence_metrics
+        "interval: {}\ntimeout: {}\nper_cadence_metrics: {}\nenrollment: {{enabled: {}, interval: {}}}\norgs:\n",
+        options.interval, options.timeout, options.per_cadence_metrics, options.enrollment, options.interval
     );
     for (n, fake) in fakes.iter().enumerate() {
         config.push_str(&fake.org_yaml(&format!("org{n:03}")));

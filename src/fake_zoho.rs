@@ -106,6 +106,8 @@ struct Data {
     /// The ids of every `records_count` request, in order.
     records_count_requests: Vec<Vec<String>>,
     analytics_requests: Vec<AnalyticsRequest>,
+    /// Share of requests (0 to 1) that get a random fault when none is queued (soak tests).
+    fault_rate: f64,
 }
 
 /// A cadence switched off and on again every `period` (the demo's changing cadence).
@@ -158,6 +160,7 @@ impl FakeZoho {
                 executed: HashMap::new(),
                 records_count_requests: Vec::new(),
                 analytics_requests: Vec::new(),
+                fault_rate: 0.0,
             })),
             base_url: format!("http://{addr}"),
         };
@@ -239,6 +242,12 @@ impl FakeZoho {
         self.with(|d| d.token_lifetime = lifetime);
     }
 
+    /// Gives a random fault (throttling, 5xx, 429 with Retry-After, resets, bad JSON, slow
+    /// answers, killed tokens) to this share of requests, 0 to 1, when none is queued.
+    pub fn set_fault_rate(&self, rate: f64) {
+        self.with(|d| d.fault_rate = rate.clamp(0.0, 1.0));
+    }
+
     /// Sends the `X-RATELIMIT-*` headers with every API answer.
     pub fn set_rate_limit_headers(&self, on: bool) {
         self.with(|d| d.rate_limit_headers = on);
@@ -298,10 +307,61 @@ struct TokenForm {
     refresh_token: Option<String>,
 }
 
+/// Most requests a log keeps: a demo runs for days, and no test needs more.
+const REQUEST_LOG_LIMIT: usize = 10_000;
+
+/// A request log that forgets its oldest half when it reaches [`REQUEST_LOG_LIMIT`].
+trait RequestLog<T> {
+    fn record(&mut self, item: T);
+}
+
+impl<T> RequestLog<T> for Vec<T> {
+    fn record(&mut self, item: T) {
+        if self.len() >= REQUEST_LOG_LIMIT {
+            self.drain(..REQUEST_LOG_LIMIT / 2);
+        }
+        self.push(item);
+    }
+}
+
 fn take_fault(shared: &Shared, route: Route) -> Option<Fault> {
     let mut data = shared.data.lock().expect("fake lock");
     *data.calls.entry(route).or_default() += 1;
-    data.faults.get_mut(&route).and_then(VecDeque::pop_front)
+    let queued = data.faults.get_mut(&route).and_then(VecDeque::pop_front);
+    if queued.is_some() || data.fault_rate <= 0.0 || fastrand::f64() >= data.fault_rate {
+        return queued;
+    }
+    Some(random_fault(route, &mut data))
+}
+
+/// One of the faults real Zoho and real networks produce, for [`FakeZoho::set_fault_rate`].
+fn random_fault(route: Route, data: &mut Data) -> Fault {
+    let status = |status: u16, code: &str, retry_after: Option<&str>| Fault::Status {
+        status,
+        code: code.to_owned(),
+        retry_after: retry_after.map(str::to_owned),
+    };
+    if route == Route::Token {
+        return match fastrand::u8(0..3) {
+            0 => Fault::TokenThrottled,
+            1 => status(500, "", None),
+            _ => Fault::Delay(Duration::from_secs(3)),
+        };
+    }
+    match fastrand::u8(0..8) {
+        0 => status(500, "INTERNAL_ERROR", None),
+        1 => status(503, "", None),
+        2 => status(429, "TOO_MANY_REQUESTS", Some("1")),
+        3 => Fault::Reset,
+        4 => Fault::Malformed,
+        5 => Fault::WrongShape,
+        6 => Fault::Delay(Duration::from_secs(3)),
+        _ => {
+            // Zoho kills the access token.
+            data.tokens.clear();
+            status(401, "INVALID_TOKEN", None)
+        }
+    }
 }
 
 async fn token(State(shared): State<Shared>, Form(form): Form<TokenForm>) -> Response {
@@ -377,7 +437,7 @@ async fn cadences_page(
         .lock()
         .expect("fake lock")
         .pages_requested
-        .push(page);
+        .record(page);
     if let Some(response) = check_token(&shared, &headers) {
         return response;
     }
@@ -479,7 +539,7 @@ async fn records_count(
         .lock()
         .expect("fake lock")
         .records_count_requests
-        .push(ids.clone());
+        .record(ids.clone());
     if let Some(response) = check_token(&shared, &headers) {
         return response;
     }
@@ -574,7 +634,7 @@ async fn analytics(
         .lock()
         .expect("fake lock")
         .analytics_requests
-        .push(AnalyticsRequest {
+        .record(AnalyticsRequest {
             version: version.clone(),
             id: id.clone(),
             from: from.clone(),
