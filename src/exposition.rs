@@ -5,9 +5,13 @@
 //! most of the body. So when any org's snapshot changes, [`EncodedCadences::encode`] writes them
 //! once in both formats (OpenMetrics 1.0.0 and Prometheus text 0.0.4) with prometheus-client's
 //! own encoders, and gzips each. A scrape then only encodes the small live part
-//! ([`crate::telemetry`]) and concatenates. For gzip the two parts are two gzip members: RFC 1952
-//! allows a file of several members and every Prometheus-compatible client reads them as one
-//! stream.
+//! ([`crate::telemetry`]) and sends both parts, the cadence part shared and never copied. For
+//! gzip the two parts are two gzip members: RFC 1952 allows a file of several members and every
+//! Prometheus-compatible client reads them as one stream.
+//!
+//! Memory: at 10,000 cadences a plain part is about 11 MiB and its gzip form about half a MiB.
+//! Prometheus asks for gzip, so a large plain part is kept only gzipped and inflated on the
+//! first plain scrape after each collection ([`PlainPart`]); see docs/performance.md.
 //!
 //! The enrolled records and executed follow-ups come from their own loops' last complete
 //! passes, joined here with each org's current snapshot: a cadence gone from the snapshot has
@@ -23,7 +27,9 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Content types of the two formats.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -71,10 +77,48 @@ impl Format {
 /// The cadence part of the exposition, in both formats, plain and gzipped.
 #[derive(Debug, Clone, Default)]
 pub struct EncodedCadences {
-    pub openmetrics: Bytes,
-    pub text: Bytes,
+    pub openmetrics: PlainPart,
+    pub text: PlainPart,
     pub openmetrics_gzip: Bytes,
     pub text_gzip: Bytes,
+}
+
+/// A plain cadence part. A large one is kept only as its gzip form until a client asks for it
+/// plain, then inflated once for the life of this encoding: Prometheus asks for gzip, so the
+/// megabytes of plain text at 10,000 cadences are held only while someone scrapes plain.
+#[derive(Debug, Clone, Default)]
+pub struct PlainPart {
+    gzip: Bytes,
+    plain: OnceLock<Bytes>,
+}
+
+/// Plain parts up to this size are kept as they are: inflating them would save little memory.
+const EAGER_PLAIN_MAX: usize = 1024 * 1024;
+
+impl PlainPart {
+    fn new(plain: String, gzip: &Bytes) -> PlainPart {
+        let part = PlainPart {
+            gzip: gzip.clone(),
+            plain: OnceLock::new(),
+        };
+        if plain.len() <= EAGER_PLAIN_MAX {
+            let _ = part.plain.set(exact_bytes(plain));
+        }
+        part
+    }
+
+    /// The plain bytes, inflated from the gzip form on first use.
+    pub fn bytes(&self) -> &Bytes {
+        self.plain.get_or_init(|| gunzip(&self.gzip))
+    }
+}
+
+impl std::ops::Deref for PlainPart {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.bytes()
+    }
 }
 
 /// What the cadence part is built from: every org's current snapshot, and the last complete
@@ -92,31 +136,60 @@ impl EncodedCadences {
     pub fn encode(source: CadenceSource) -> EncodedCadences {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(source));
-        let mut text = String::new();
-        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
-            .expect("writing to a String cannot fail");
-        // The formats differ only by `# UNIT` lines here, so the text size is a tight capacity.
-        let mut openmetrics = String::with_capacity(text.len() + 4096);
-        prometheus_client::encoding::text::encode_registry(&mut openmetrics, &registry)
-            .expect("writing to a String cannot fail");
-        let encoded = EncodedCadences {
-            openmetrics_gzip: gzip_with(openmetrics.as_bytes(), CADENCE_GZIP_LEVEL),
-            text_gzip: gzip_with(text.as_bytes(), CADENCE_GZIP_LEVEL),
-            openmetrics: exact_bytes(openmetrics),
-            text: exact_bytes(text),
-        };
+        // One format at a time, each plain buffer dropped once gzipped, so that an encoding
+        // never holds more than one plain copy.
+        let (text, text_gzip) = encode_cadence_part(&registry, Format::Text);
+        let (openmetrics, openmetrics_gzip) = encode_cadence_part(&registry, Format::OpenMetrics);
         release_freed_memory();
-        encoded
+        EncodedCadences {
+            openmetrics,
+            text,
+            openmetrics_gzip,
+            text_gzip,
+        }
     }
 
     fn part(&self, format: Format, gzipped: bool) -> &Bytes {
         match (format, gzipped) {
-            (Format::OpenMetrics, false) => &self.openmetrics,
+            (Format::OpenMetrics, false) => self.openmetrics.bytes(),
             (Format::OpenMetrics, true) => &self.openmetrics_gzip,
-            (Format::Text, false) => &self.text,
+            (Format::Text, false) => self.text.bytes(),
             (Format::Text, true) => &self.text_gzip,
         }
     }
+}
+
+/// The size of the last cadence part encoded: the next one is usually the same, so its buffer
+/// is allocated once rather than grown by doubling (which would peak at up to twice the size).
+static LAST_PART_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+fn encode_cadence_part(registry: &Registry, format: Format) -> (PlainPart, Bytes) {
+    let mut plain = String::with_capacity(LAST_PART_SIZE.load(Ordering::Relaxed) + 64 * 1024);
+    match format {
+        Format::OpenMetrics => {
+            prometheus_client::encoding::text::encode_registry(&mut plain, registry)
+        }
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut plain, registry),
+    }
+    .expect("writing to a String cannot fail");
+    LAST_PART_SIZE.store(plain.len(), Ordering::Relaxed);
+    let gzip = gzip_with(plain.as_bytes(), CADENCE_GZIP_LEVEL);
+    (PlainPart::new(plain, &gzip), gzip)
+}
+
+/// Inflates a gzip member made by [`gzip_with`], into a buffer of exactly its size.
+fn gunzip(gzip: &[u8]) -> Bytes {
+    if gzip.is_empty() {
+        return Bytes::new(); // the empty part before any collection
+    }
+    let size = gzip.len().checked_sub(4).map_or(0, |at| {
+        u32::from_le_bytes(gzip[at..].try_into().expect("4 bytes")) as usize
+    });
+    let mut plain = Vec::with_capacity(size);
+    flate2::read::GzDecoder::new(gzip)
+        .read_to_end(&mut plain)
+        .expect("the gzip form was made here");
+    Bytes::from(plain)
 }
 
 /// Level of the cadence part's gzip, encoded once per collection: the default level compresses
@@ -507,6 +580,40 @@ impl prometheus_client::collector::Collector for CadenceSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_plain_part_is_kept_gzipped_and_inflated_to_the_same_bytes() {
+        let line = "zoho_crm_cadence_active{org=\"acme\",id=\"1\",name=\"x\",module=\"Leads\"} 1\n";
+        let plain = line.repeat(EAGER_PLAIN_MAX / line.len() + 10);
+        let gzip = gzip_with(plain.as_bytes(), CADENCE_GZIP_LEVEL);
+        let part = PlainPart::new(plain.clone(), &gzip);
+        assert!(part.plain.get().is_none(), "not inflated before use");
+        assert_eq!(&part[..], plain.as_bytes());
+        let small = PlainPart::new(
+            line.to_owned(),
+            &gzip_with(line.as_bytes(), LIVE_GZIP_LEVEL),
+        );
+        assert!(small.plain.get().is_some(), "a small part is kept plain");
+        assert_eq!(&small[..], line.as_bytes());
+        assert!(PlainPart::default().is_empty());
+    }
+
+    #[test]
+    fn gzip_members_made_with_a_reused_deflate_state_decode() {
+        for (level, data) in [
+            (LIVE_GZIP_LEVEL, "live part ".repeat(1_000)),
+            (CADENCE_GZIP_LEVEL, "cadence part ".repeat(10_000)),
+            (LIVE_GZIP_LEVEL, String::new()),
+            (LIVE_GZIP_LEVEL, "again".to_owned()),
+        ] {
+            let gzip = gzip_with(data.as_bytes(), level);
+            let mut decoded = String::new();
+            flate2::read::GzDecoder::new(&gzip[..])
+                .read_to_string(&mut decoded)
+                .unwrap();
+            assert_eq!(decoded, data);
+        }
+    }
 
     #[test]
     fn negotiation_follows_the_accept_header() {
