@@ -9,19 +9,53 @@ use crate::snapshot::{transitions, OrgSnapshot, Transition};
 use crate::state::SharedState;
 use crate::telemetry::OrgTelemetry;
 use crate::zoho::client::{ZohoClient, ZohoError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 pub struct OrgCollector {
-    pub client: Arc<ZohoClient>,
-    pub state: SharedState,
-    pub telemetry: Arc<OrgTelemetry>,
-    pub interval: Duration,
-    pub deadline: Duration,
+    client: Arc<ZohoClient>,
+    state: SharedState,
+    telemetry: Arc<OrgTelemetry>,
+    interval: Duration,
+    deadline: Duration,
+    /// The error label of the last failed collection, so a failure is logged at warn once per
+    /// change of state rather than at every collection.
+    last_failure: Mutex<Option<String>>,
 }
 
 impl OrgCollector {
+    /// A collector for the client's org, publishing to `state`; a collection may take at most
+    /// `deadline`.
+    pub fn new(
+        client: Arc<ZohoClient>,
+        state: SharedState,
+        interval: Duration,
+        deadline: Duration,
+    ) -> OrgCollector {
+        let telemetry = state.telemetry().org(&client.org().name);
+        OrgCollector {
+            client,
+            state,
+            telemetry,
+            interval,
+            deadline,
+            last_failure: Mutex::new(None),
+        }
+    }
+
+    pub fn client(&self) -> &Arc<ZohoClient> {
+        &self.client
+    }
+
+    pub fn state(&self) -> &SharedState {
+        &self.state
+    }
+
+    pub fn telemetry(&self) -> &Arc<OrgTelemetry> {
+        &self.telemetry
+    }
+
     fn org(&self) -> &str {
         &self.client.org().name
     }
@@ -45,6 +79,9 @@ impl OrgCollector {
                 self.note_changes(&snapshot);
                 self.telemetry.up.set(1);
                 self.telemetry.set_last_success(crate::unix_now());
+                if let Some(previous) = self.last_failure.lock().expect("collector lock").take() {
+                    tracing::info!(org = self.org(), previous_error = %previous, "collections succeed again");
+                }
                 tracing::debug!(
                     org = self.org(),
                     cadences = snapshot.cadences.len(),
@@ -56,7 +93,19 @@ impl OrgCollector {
             Err(err) => {
                 self.telemetry.up.set(0);
                 self.telemetry.collection_failures.inc();
-                tracing::warn!(org = self.org(), error = %err, "collection failed; keeping the last complete snapshot");
+                let label = err.metric_label();
+                let mut last = self.last_failure.lock().expect("collector lock");
+                // A paused token request continues the token failure before it: same state.
+                let same_state = last
+                    .as_deref()
+                    .is_some_and(|previous| previous == label || label == "token_paused");
+                if same_state {
+                    tracing::debug!(org = self.org(), error = %err, "collection failed again; keeping the last complete snapshot");
+                } else {
+                    tracing::warn!(org = self.org(), error = %err, "collection failed; keeping the last complete snapshot");
+                    *last = Some(label);
+                }
+                drop(last);
                 self.state.publish_failure(self.org(), err.to_string());
                 Err(err)
             }

@@ -174,20 +174,15 @@ pub async fn collect_once(config: &Config) -> (String, bool) {
     let http = crate::zoho::client::http_client();
     let deadline = config.collection_deadline();
     let collections = config.orgs.iter().map(|org| {
-        let telemetry = state.telemetry().org(&org.name);
-        let collector = crate::collector::OrgCollector {
-            client: std::sync::Arc::new(crate::zoho::client::ZohoClient::new(
-                http.clone(),
-                org.clone(),
-                config.timeout,
-                config.max_response_bytes,
-                telemetry.clone(),
-            )),
-            state: state.clone(),
-            telemetry,
-            interval: config.interval,
-            deadline,
-        };
+        let client = std::sync::Arc::new(crate::zoho::client::ZohoClient::new(
+            http.clone(),
+            org.clone(),
+            config.timeout,
+            config.max_response_bytes,
+            state.telemetry().org(&org.name),
+        ));
+        let collector =
+            crate::collector::OrgCollector::new(client, state.clone(), config.interval, deadline);
         async move { collector.collect_once().await.is_ok() }
     });
     let results = futures_join_all(collections).await;

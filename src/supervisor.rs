@@ -153,13 +153,12 @@ impl Supervisor {
                 }
                 previous.task.abort();
             }
-            let collector = OrgCollector {
-                client: client.clone(),
-                state: self.state.clone(),
-                telemetry: self.state.telemetry().org(&org.name),
-                interval: config.interval,
+            let collector = OrgCollector::new(
+                client.clone(),
+                self.state.clone(),
+                config.interval,
                 deadline,
-            };
+            );
             let task = tokio::spawn(collector.run());
             self.running.insert(
                 org.name.clone(),

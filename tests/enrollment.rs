@@ -67,9 +67,9 @@ async fn setup(
 
 fn enrollment_for(collector: &OrgCollector, config: &Config) -> EnrollmentCollector {
     EnrollmentCollector {
-        client: collector.client.clone(),
-        state: collector.state.clone(),
-        telemetry: collector.telemetry.clone(),
+        client: collector.client().clone(),
+        state: collector.state().clone(),
+        telemetry: collector.telemetry().clone(),
         config: config.enrollment.clone(),
         deadline: enrollment_deadline(config),
     }
@@ -77,9 +77,9 @@ fn enrollment_for(collector: &OrgCollector, config: &Config) -> EnrollmentCollec
 
 fn analytics_for(collector: &OrgCollector, config: &Config) -> AnalyticsCollector {
     AnalyticsCollector {
-        client: collector.client.clone(),
-        state: collector.state.clone(),
-        telemetry: collector.telemetry.clone(),
+        client: collector.client().clone(),
+        state: collector.state().clone(),
+        telemetry: collector.telemetry().clone(),
         config: config.analytics.clone(),
         deadline: analytics_deadline(config),
     }
@@ -88,7 +88,7 @@ fn analytics_for(collector: &OrgCollector, config: &Config) -> AnalyticsCollecto
 /// Collects the cadences, then runs one enrollment pass over the new snapshot.
 async fn collect_and_count(collector: &OrgCollector, enrollment: &EnrollmentCollector) {
     collector.collect_once().await.expect("collection succeeds");
-    let snapshot = collector.state.snapshot("org0").unwrap();
+    let snapshot = collector.state().snapshot("org0").unwrap();
     enrollment
         .collect_once(&snapshot)
         .await

@@ -429,3 +429,33 @@ async fn deactivations_and_deletions_are_logged_with_who_and_when() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lasting_failure_is_logged_once() {
+    let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
+    fake.set_revoked(true);
+    let dir = temp_dir("log-once");
+    let path = write_config(
+        &dir,
+        &format!("interval: 1s\norgs:\n{}", fake.org_yaml("acme")),
+    );
+    let exporter = Exporter::start(&path);
+    exporter
+        .wait_for("four failed collections", |t| {
+            value(t, r#"zoho_crm_collection_failures_total{org="acme"}"#).unwrap_or(0.0) >= 4.0
+        })
+        .await;
+    let log = exporter.log.lock().unwrap().clone();
+    let warnings = |text: &str| {
+        log.iter()
+            .filter(|l| l.contains("level=warn") && l.contains(text))
+            .count()
+    };
+    assert_eq!(warnings("collection failed;"), 1, "{log:#?}");
+    assert_eq!(warnings("OAuth token refresh failed"), 1, "{log:#?}");
+    assert!(log
+        .iter()
+        .any(|l| l.contains("level=debug") && l.contains("collection failed again")));
+    assert_eq!(fake.calls(Route::Token), 1, "backed off after the refusal");
+    std::fs::remove_dir_all(dir).unwrap();
+}

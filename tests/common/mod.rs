@@ -40,23 +40,20 @@ pub fn collectors(config: &Config) -> (SharedState, Vec<OrgCollector>) {
         .orgs
         .iter()
         .map(|org| {
-            let telemetry = state.telemetry().org(&org.name);
-            OrgCollector {
-                client: Arc::new(
-                    ZohoClient::new(
-                        http.clone(),
-                        org.clone(),
-                        config.timeout,
-                        config.max_response_bytes,
-                        telemetry.clone(),
-                    )
-                    .with_limits(fast_limits()),
-                ),
-                state: state.clone(),
-                telemetry,
-                interval: config.interval,
-                deadline: config.collection_deadline(),
-            }
+            let client = ZohoClient::new(
+                http.clone(),
+                org.clone(),
+                config.timeout,
+                config.max_response_bytes,
+                state.telemetry().org(&org.name),
+            )
+            .with_limits(fast_limits());
+            OrgCollector::new(
+                Arc::new(client),
+                state.clone(),
+                config.interval,
+                config.collection_deadline(),
+            )
         })
         .collect();
     (state, collectors)
