@@ -167,8 +167,8 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Collects every org once, concurrently, and returns the text exposition and whether all
-/// collections succeeded (`--once`).
+/// Collects every org once, concurrently, with one enrollment and analytics pass where those
+/// are on, and returns the text exposition and whether everything succeeded (`--once`).
 pub async fn collect_once(config: &Config) -> (String, bool) {
     let state = SharedState::new(config);
     let http = crate::zoho::client::http_client();
@@ -181,11 +181,31 @@ pub async fn collect_once(config: &Config) -> (String, bool) {
             config.max_response_bytes,
             state.telemetry().org(&org.name),
         ));
-        let collector =
-            crate::collector::OrgCollector::new(client, state.clone(), config.interval, deadline);
-        async move { collector.collect_once().await.is_ok() }
+        let collector = crate::collector::OrgCollector::new(
+            client.clone(),
+            state.clone(),
+            config.interval,
+            deadline,
+        );
+        let side_passes = side_passes(config, org, &client, &state);
+        let state = state.clone();
+        let org = org.name.clone();
+        async move {
+            collector.collect_once().await?;
+            let snapshot = state
+                .snapshot(&org)
+                .expect("a successful collection publishes a snapshot");
+            let (enrollment, analytics) = side_passes;
+            if let Some(enrollment) = enrollment {
+                enrollment.collect_once(&snapshot).await?;
+            }
+            if let Some(analytics) = analytics {
+                analytics.collect_once(&snapshot).await?;
+            }
+            Ok::<(), crate::zoho::client::ZohoError>(())
+        }
     });
-    let results = futures_join_all(collections).await;
+    let results = join_all(collections).await;
     let body = crate::exposition::scrape_body(
         &state.encoded(),
         state.live_registry(),
@@ -198,13 +218,48 @@ pub async fn collect_once(config: &Config) -> (String, bool) {
     )
 }
 
-async fn futures_join_all<F: Future<Output = bool> + Send + 'static>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<bool> {
+/// The enrollment and analytics passes `--once` runs for an org, where they are on.
+fn side_passes(
+    config: &Config,
+    org: &crate::config::OrgConfig,
+    client: &std::sync::Arc<crate::zoho::client::ZohoClient>,
+    state: &SharedState,
+) -> (
+    Option<crate::enrollment::EnrollmentCollector>,
+    Option<crate::enrollment::AnalyticsCollector>,
+) {
+    let supported = crate::enrollment::supported(org);
+    let telemetry = state.telemetry().org(&org.name);
+    let enrollment =
+        (supported && config.enrollment.enabled).then(|| crate::enrollment::EnrollmentCollector {
+            client: client.clone(),
+            state: state.clone(),
+            telemetry: telemetry.clone(),
+            config: config.enrollment.clone(),
+            deadline: crate::enrollment::enrollment_deadline(config),
+        });
+    let analytics = (supported && crate::enrollment::analytics_wanted(config)).then(|| {
+        crate::enrollment::AnalyticsCollector {
+            client: client.clone(),
+            state: state.clone(),
+            telemetry,
+            config: config.analytics.clone(),
+            deadline: crate::enrollment::analytics_deadline(config),
+        }
+    });
+    (enrollment, analytics)
+}
+
+/// Runs the futures as tasks, concurrently, and tells for each whether it succeeded.
+async fn join_all<E, F>(futures: impl Iterator<Item = F>) -> Vec<bool>
+where
+    E: Send + 'static,
+    F: Future<Output = Result<(), E>> + Send + 'static,
+{
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
     let mut results = Vec::with_capacity(handles.len());
     for handle in handles {
-        results.push(handle.await.unwrap_or(false));
+        results.push(matches!(handle.await, Ok(Ok(()))));
     }
     results
 }

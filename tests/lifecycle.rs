@@ -135,6 +135,11 @@ async fn once_prints_the_exposition_and_exits_by_outcome() {
     assert_eq!(output.0, 0, "{}", output.2);
     assert_eq!(value(&output.1, r#"zoho_crm_up{org="good"}"#), Some(1.0));
     assert_eq!(count_series(&output.1, "zoho_crm_cadence_active"), 3);
+    assert_eq!(
+        count_series(&output.1, "zoho_crm_cadence_enrolled_records"),
+        3,
+        "--once runs an enrollment pass too"
+    );
     promtool_check_metrics(&output.1);
 
     let both = write_config(
