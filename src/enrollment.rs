@@ -31,7 +31,7 @@ use crate::snapshot::{Cadence, OrgSnapshot};
 use crate::state::SharedState;
 use crate::telemetry::{Endpoint, OrgTelemetry};
 use crate::zoho::client::{ZohoClient, ZohoError};
-use crate::zoho::model::{LenientCount, ZohoId};
+use crate::zoho::model::{decode_json, LenientCount, ZohoId};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -132,7 +132,7 @@ pub enum RecordsCountEntry {
 
 /// Decodes a `records_count` answer; the error names the JSON path of the bad field.
 pub fn decode_records_count(body: &[u8]) -> Result<Vec<RecordsCountEntry>, String> {
-    let answer: RecordsCountAnswer = decode(body)?;
+    let answer: RecordsCountAnswer = decode_json(body)?;
     Ok(answer
         .cadences_records_count
         .unwrap_or_default()
@@ -223,7 +223,7 @@ fn channel_of(action_type: &str) -> (String, Option<&'static str>) {
 /// A follow-up of an action type not known here counts under its own channel, using the
 /// shortest `*_count` field (the pattern of every documented type's total).
 pub fn decode_analytics(body: &[u8], id: &str) -> Result<BTreeMap<String, u64>, String> {
-    let answer: AnalyticsAnswer = decode(body)?;
+    let answer: AnalyticsAnswer = decode_json(body)?;
     let cadences = answer.cadences.unwrap_or_default();
     let only = cadences.len() == 1;
     let mut executed = BTreeMap::new();
@@ -263,19 +263,6 @@ pub fn decode_analytics(body: &[u8], id: &str) -> Result<BTreeMap<String, u64>, 
         *executed.entry(channel).or_default() += count;
     }
     Ok(executed)
-}
-
-fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if path.is_empty() || path == "." {
-            inner.to_string()
-        } else {
-            format!("{path}: {inner}")
-        }
-    })
 }
 
 fn id_text(value: &serde_json::Value) -> Option<String> {

@@ -52,3 +52,17 @@ pub fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
+
+/// A deserialization error with the path of the bad field in front (`cadences[3].id: ...`),
+/// for the JSON answers of Zoho and the YAML web config alike.
+pub(crate) fn path_error_message<E: std::fmt::Display>(
+    err: serde_path_to_error::Error<E>,
+) -> String {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if path.is_empty() || path == "." {
+        inner.to_string()
+    } else {
+        format!("{path}: {inner}")
+    }
+}

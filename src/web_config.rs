@@ -122,15 +122,7 @@ impl WebSettings {
         let deserializer = serde_yaml_ng::Deserializer::from_str(text);
         // An empty file (or one of comments) is a valid file that sets nothing.
         let raw: Option<RawWebConfig> =
-            serde_path_to_error::deserialize(deserializer).map_err(|err| {
-                let path = err.path().to_string();
-                let inner = err.into_inner();
-                if path == "." || path.is_empty() {
-                    inner.to_string()
-                } else {
-                    format!("{path}: {inner}")
-                }
-            })?;
+            serde_path_to_error::deserialize(deserializer).map_err(crate::path_error_message)?;
         let raw = raw.unwrap_or_default();
         let mut warnings = Vec::new();
 

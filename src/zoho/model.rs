@@ -236,16 +236,14 @@ where
 
 /// Decodes one cadences page; the error names the JSON path of the bad field.
 pub fn decode_cadences_page(body: &[u8]) -> Result<CadencesPage, String> {
+    decode_json(body)
+}
+
+/// Decodes any of Zoho's JSON answers; the error names the JSON path of the bad field
+/// (`cadences[3].id: invalid type ...`).
+pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if path.is_empty() || path == "." {
-            inner.to_string()
-        } else {
-            format!("{path}: {inner}")
-        }
-    })
+    serde_path_to_error::deserialize(deserializer).map_err(crate::path_error_message)
 }
 
 /// Parses Zoho's times to Unix seconds: RFC 3339 (`-07:00`, `Z`), Zoho's `-0700` form, with or
