@@ -28,7 +28,6 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Content types of the two formats.
@@ -96,12 +95,13 @@ pub struct PlainPart {
 const EAGER_PLAIN_MAX: usize = 1024 * 1024;
 
 impl PlainPart {
-    fn new(plain: String, gzip: &Bytes) -> PlainPart {
+    /// `plain` is the plain text when it is small enough to keep as it is.
+    fn new(plain: Option<String>, gzip: &Bytes) -> PlainPart {
         let part = PlainPart {
             gzip: gzip.clone(),
             plain: OnceLock::new(),
         };
-        if plain.len() <= EAGER_PLAIN_MAX {
+        if let Some(plain) = plain {
             let _ = part.plain.set(exact_bytes(plain));
         }
         part
@@ -159,21 +159,18 @@ impl EncodedCadences {
     }
 }
 
-/// The size of the last cadence part encoded: the next one is usually the same, so its buffer
-/// is allocated once rather than grown by doubling (which would peak at up to twice the size).
-static LAST_PART_SIZE: AtomicUsize = AtomicUsize::new(0);
-
 fn encode_cadence_part(registry: &Registry, format: Format) -> (PlainPart, Bytes) {
-    let mut plain = String::with_capacity(LAST_PART_SIZE.load(Ordering::Relaxed) + 64 * 1024);
+    // Deflated as it is written: at 10,000 cadences the plain text (11 MiB) never exists whole
+    // during an encoding; a copy is kept only while it is small enough to keep plain.
+    let mut gzip = GzipWriter::new(CADENCE_GZIP_LEVEL, EAGER_PLAIN_MAX);
     match format {
         Format::OpenMetrics => {
-            prometheus_client::encoding::text::encode_registry(&mut plain, registry)
+            prometheus_client::encoding::text::encode_registry(&mut gzip, registry)
         }
-        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut plain, registry),
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut gzip, registry),
     }
-    .expect("writing to a String cannot fail");
-    LAST_PART_SIZE.store(plain.len(), Ordering::Relaxed);
-    let gzip = gzip_with(plain.as_bytes(), CADENCE_GZIP_LEVEL);
+    .expect("writing to a GzipWriter cannot fail");
+    let (plain, gzip) = gzip.finish();
     (PlainPart::new(plain, &gzip), gzip)
 }
 
@@ -273,44 +270,115 @@ pub fn gzip(data: &[u8]) -> Bytes {
 }
 
 thread_local! {
-    /// One deflate state per thread, reset between uses: a fresh one is hundreds of KiB to
-    /// allocate and clear, more than compressing the live part itself.
-    static DEFLATE: std::cell::RefCell<Option<(u32, Compress)>> = const { std::cell::RefCell::new(None) };
+    /// Deflate states kept per thread and level, reset between uses: a fresh one is hundreds of
+    /// KiB to allocate and clear, more than compressing the live part itself.
+    static DEFLATE: std::cell::RefCell<Vec<(u32, Compress)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Writes one gzip member (RFC 1952), deflating text as it comes, and keeps a plain copy of the
+/// text while it is at most `keep_plain` bytes long.
+struct GzipWriter {
+    level: u32,
+    deflate: Option<Compress>,
+    /// Text not deflated yet: the encoders write a few bytes at a time, deflate wants more.
+    pending: Vec<u8>,
+    out: Vec<u8>,
+    crc: Crc,
+    plain: Option<String>,
+    keep_plain: usize,
+}
+
+/// How much text is gathered before each deflate call.
+const DEFLATE_CHUNK: usize = 64 * 1024;
+
+impl GzipWriter {
+    fn new(level: Compression, keep_plain: usize) -> GzipWriter {
+        const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        let level = level.level();
+        let deflate = DEFLATE
+            .with_borrow_mut(|kept| {
+                let at = kept.iter().position(|(l, _)| *l == level)?;
+                Some(kept.swap_remove(at).1)
+            })
+            .unwrap_or_else(|| Compress::new(Compression::new(level), false));
+        let mut out = Vec::with_capacity(4 * 1024);
+        out.extend_from_slice(&HEADER);
+        GzipWriter {
+            level,
+            deflate: Some(deflate),
+            pending: Vec::with_capacity(DEFLATE_CHUNK),
+            out,
+            crc: Crc::new(),
+            plain: Some(String::new()),
+            keep_plain,
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) {
+        self.crc.update(data);
+        self.pending.extend_from_slice(data);
+        if self.pending.len() >= DEFLATE_CHUNK {
+            self.deflate(FlushCompress::None);
+        }
+    }
+
+    fn deflate(&mut self, flush: FlushCompress) {
+        let deflate = self.deflate.as_mut().expect("not finished");
+        let start = deflate.total_in();
+        loop {
+            let consumed = (deflate.total_in() - start) as usize;
+            if self.out.capacity() - self.out.len() < 1024 {
+                self.out.reserve(self.out.capacity().max(4 * 1024));
+            }
+            let status = deflate
+                .compress_vec(&self.pending[consumed..], &mut self.out, flush)
+                .expect("deflating into a Vec cannot fail");
+            let done = match flush {
+                FlushCompress::Finish => status == Status::StreamEnd,
+                _ => (deflate.total_in() - start) as usize == self.pending.len(),
+            };
+            if done {
+                break;
+            }
+        }
+        self.pending.clear();
+    }
+
+    /// The plain text if it was kept, and the gzip member.
+    fn finish(mut self) -> (Option<String>, Bytes) {
+        self.deflate(FlushCompress::Finish);
+        let mut deflate = self.deflate.take().expect("finished once");
+        let size = deflate.total_in() as u32; // ISIZE is the size modulo 2^32
+        deflate.reset();
+        let level = self.level;
+        DEFLATE.with_borrow_mut(|kept| kept.push((level, deflate)));
+        let mut out = std::mem::take(&mut self.out);
+        out.extend_from_slice(&self.crc.sum().to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.shrink_to_fit();
+        (self.plain.take(), Bytes::from(out))
+    }
+}
+
+impl std::fmt::Write for GzipWriter {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        if let Some(plain) = &mut self.plain {
+            if plain.len() + text.len() <= self.keep_plain {
+                plain.push_str(text);
+            } else {
+                self.plain = None;
+            }
+        }
+        self.write(text.as_bytes());
+        Ok(())
+    }
 }
 
 /// One gzip member (RFC 1952) of `data`.
 fn gzip_with(data: &[u8], level: Compression) -> Bytes {
-    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    let mut out = Vec::with_capacity(data.len() / 8 + 64);
-    out.extend_from_slice(&HEADER);
-    DEFLATE.with_borrow_mut(|slot| {
-        let deflate = match slot {
-            Some((kept, deflate)) if *kept == level.level() => {
-                deflate.reset();
-                deflate
-            }
-            _ => &mut slot.insert((level.level(), Compress::new(level, false))).1,
-        };
-        let start = deflate.total_in();
-        loop {
-            let consumed = (deflate.total_in() - start) as usize;
-            if out.len() == out.capacity() {
-                out.reserve(out.capacity() / 2 + 1024);
-            }
-            let status = deflate
-                .compress_vec(&data[consumed..], &mut out, FlushCompress::Finish)
-                .expect("deflating into a Vec cannot fail");
-            if status == Status::StreamEnd {
-                break;
-            }
-        }
-    });
-    let mut crc = Crc::new();
-    crc.update(data);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.shrink_to_fit();
-    Bytes::from(out)
+    let mut gzip = GzipWriter::new(level, 0);
+    gzip.write(data);
+    gzip.finish().1
 }
 
 type CadenceLabels<'a> = [(&'static str, &'a str); 4];
@@ -586,16 +654,38 @@ mod tests {
         let line = "zoho_crm_cadence_active{org=\"acme\",id=\"1\",name=\"x\",module=\"Leads\"} 1\n";
         let plain = line.repeat(EAGER_PLAIN_MAX / line.len() + 10);
         let gzip = gzip_with(plain.as_bytes(), CADENCE_GZIP_LEVEL);
-        let part = PlainPart::new(plain.clone(), &gzip);
+        let part = PlainPart::new(None, &gzip);
         assert!(part.plain.get().is_none(), "not inflated before use");
         assert_eq!(&part[..], plain.as_bytes());
         let small = PlainPart::new(
-            line.to_owned(),
+            Some(line.to_owned()),
             &gzip_with(line.as_bytes(), LIVE_GZIP_LEVEL),
         );
         assert!(small.plain.get().is_some(), "a small part is kept plain");
         assert_eq!(&small[..], line.as_bytes());
         assert!(PlainPart::default().is_empty());
+    }
+
+    #[test]
+    fn the_gzip_writer_deflates_small_writes_and_keeps_plain_only_while_small() {
+        use std::fmt::Write as _;
+        for keep_plain in [0, 10, 1 << 20] {
+            let mut gzip = GzipWriter::new(CADENCE_GZIP_LEVEL, keep_plain);
+            let mut expected = String::new();
+            for n in 0..20_000 {
+                let piece = format!("piece {n}\n");
+                gzip.write_str(&piece).unwrap();
+                expected.push_str(&piece);
+            }
+            let (plain, gzip) = gzip.finish();
+            let mut decoded = String::new();
+            flate2::read::GzDecoder::new(&gzip[..])
+                .read_to_string(&mut decoded)
+                .unwrap();
+            assert_eq!(decoded, expected);
+            let kept = expected.len() <= keep_plain;
+            assert_eq!(plain.as_deref(), kept.then_some(expected.as_str()));
+        }
     }
 
     #[test]
