@@ -34,6 +34,7 @@ use crate::zoho::client::{ZohoClient, ZohoError};
 use crate::zoho::model::{decode_json, LenientCount, ZohoId};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -487,6 +488,52 @@ async fn latest_snapshot(state: &SharedState, org: &str) -> Arc<OrgSnapshot> {
     }
 }
 
+/// Runs one pass within its deadline: on success `publish` takes the result, on failure the
+/// last complete result stays. `kind` names the pass in the log.
+async fn timed_pass<R>(
+    kind: &str,
+    org: &str,
+    deadline: Instant,
+    pass: impl Future<Output = Result<R, ZohoError>>,
+    cadences: impl Fn(&R) -> usize,
+    publish: impl FnOnce(R),
+) -> Result<(), ZohoError> {
+    let result = match tokio::time::timeout_at(deadline, pass).await {
+        Ok(result) => result,
+        Err(_) => Err(ZohoError::Deadline),
+    };
+    match result {
+        Ok(result) => {
+            tracing::debug!(org, cadences = cadences(&result), "{kind} pass complete");
+            publish(result);
+            Ok(())
+        }
+        Err(err) => {
+            tracing::warn!(org, error = %err, "{kind} pass failed; keeping the last complete result");
+            Err(err)
+        }
+    }
+}
+
+/// Runs `pass` every `interval` on the org's latest snapshot until the task is aborted; the
+/// first pass waits for the org's first snapshot.
+async fn every<Fut>(
+    interval: Duration,
+    state: &SharedState,
+    org: &str,
+    mut pass: impl FnMut(Arc<OrgSnapshot>) -> Fut,
+) where
+    Fut: Future<Output = Result<(), ZohoError>>,
+{
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let snapshot = latest_snapshot(state, org).await;
+        let _ = pass(snapshot).await;
+    }
+}
+
 /// One org's enrollment loop: every `interval`, the enrolled records of every cadence of the
 /// org's latest snapshot.
 pub struct EnrollmentCollector {
@@ -507,42 +554,30 @@ impl EnrollmentCollector {
     pub async fn collect_once(&self, snapshot: &OrgSnapshot) -> Result<(), ZohoError> {
         let deadline = Instant::now() + self.deadline;
         let ids: Vec<String> = snapshot.cadences.iter().map(|c| c.id.clone()).collect();
-        let result = match tokio::time::timeout_at(
+        timed_pass(
+            "enrollment",
+            self.org(),
             deadline,
             fetch_enrollment(&self.client, &self.telemetry, &ids, deadline),
+            |enrollment| enrollment.counts.len(),
+            |enrollment| {
+                self.state
+                    .publish_enrollment(self.org(), Arc::new(enrollment))
+            },
         )
         .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(ZohoError::Deadline),
-        };
-        match result {
-            Ok(enrollment) => {
-                tracing::debug!(
-                    org = self.org(),
-                    cadences = enrollment.counts.len(),
-                    "enrollment pass complete"
-                );
-                self.state
-                    .publish_enrollment(self.org(), Arc::new(enrollment));
-                Ok(())
-            }
-            Err(err) => {
-                tracing::warn!(org = self.org(), error = %err, "enrollment pass failed; keeping the last complete result");
-                Err(err)
-            }
-        }
     }
 
     /// Runs a pass every interval until aborted; the first once the org has a snapshot.
     pub async fn run(self) {
-        let mut ticker = tokio::time::interval(self.config.interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let snapshot = latest_snapshot(&self.state, self.org()).await;
-            let _ = self.collect_once(&snapshot).await;
-        }
+        let this = &self;
+        every(
+            this.config.interval,
+            &this.state,
+            this.org(),
+            |snapshot| async move { this.collect_once(&snapshot).await },
+        )
+        .await
     }
 }
 
@@ -566,42 +601,30 @@ impl AnalyticsCollector {
         let deadline = Instant::now() + self.deadline;
         let active: Vec<&Cadence> = snapshot.cadences.iter().filter(|c| c.active).collect();
         let window = analytics_window(SystemTime::now(), self.config.window);
-        let result = match tokio::time::timeout_at(
+        timed_pass(
+            "analytics",
+            self.org(),
             deadline,
             fetch_follow_ups_executed(&self.client, &self.telemetry, &active, window, deadline),
+            |executed| executed.per_cadence.len(),
+            |executed| {
+                self.state
+                    .publish_follow_ups_executed(self.org(), Arc::new(executed))
+            },
         )
         .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(ZohoError::Deadline),
-        };
-        match result {
-            Ok(executed) => {
-                tracing::debug!(
-                    org = self.org(),
-                    cadences = executed.per_cadence.len(),
-                    "analytics pass complete"
-                );
-                self.state
-                    .publish_follow_ups_executed(self.org(), Arc::new(executed));
-                Ok(())
-            }
-            Err(err) => {
-                tracing::warn!(org = self.org(), error = %err, "analytics pass failed; keeping the last complete result");
-                Err(err)
-            }
-        }
     }
 
     /// Runs a pass every interval until aborted; the first once the org has a snapshot.
     pub async fn run(self) {
-        let mut ticker = tokio::time::interval(self.config.interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let snapshot = latest_snapshot(&self.state, self.org()).await;
-            let _ = self.collect_once(&snapshot).await;
-        }
+        let this = &self;
+        every(
+            this.config.interval,
+            &this.state,
+            this.org(),
+            |snapshot| async move { this.collect_once(&snapshot).await },
+        )
+        .await
     }
 }
 
