@@ -189,9 +189,11 @@ fn gunzip(gzip: &[u8]) -> Bytes {
     Bytes::from(plain)
 }
 
-/// Level of the cadence part's gzip, encoded once per collection: the default level compresses
-/// 10,000 cadences about 20 times at a cost paid once per collection, not per scrape.
-const CADENCE_GZIP_LEVEL: Compression = Compression::new(6);
+/// Level of the cadence part's gzip, paid on every encoding, which is every collection of any
+/// org: at 10,000 cadences the fastest level deflates both formats in about 30 ms to a fifteenth
+/// of the plain size; the default level reaches a twentieth but costs five times as much, and
+/// with many orgs encodings add up (measured in docs/performance.md).
+const CADENCE_GZIP_LEVEL: Compression = Compression::new(1);
 /// Level of the live part's gzip, compressed on every scrape: it is a few KiB, so the fastest
 /// level costs little in size.
 const LIVE_GZIP_LEVEL: Compression = Compression::new(1);
