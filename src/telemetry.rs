@@ -267,7 +267,7 @@ impl Telemetry {
     pub fn registry(self: &Arc<Self>) -> Registry {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(self.clone()));
-        registry.register_collector(Box::new(ProcessCollector));
+        registry.register_collector(Box::new(ProcessCollector::default()));
         registry
     }
 }
@@ -487,13 +487,35 @@ impl prometheus_client::collector::Collector for Telemetry {
     }
 }
 
-/// The standard `process_*` metrics, read by the `metrics-process` crate at each scrape.
-#[derive(Debug)]
-struct ProcessCollector;
+/// The standard `process_*` metrics, read by the `metrics-process` crate.
+#[derive(Debug, Default)]
+struct ProcessCollector {
+    /// The last reading and when it was taken. Reading /proc takes several system calls, most
+    /// of a small scrape's cost; scrapes closer together than [`PROCESS_READING_TTL`] share one.
+    last: Mutex<Option<(std::time::Instant, Arc<metrics_process::collector::Metrics>)>>,
+}
+
+/// How long one reading of the process metrics serves: far below any scrape interval, so only
+/// scrape storms (many clients, or a load test) share readings.
+const PROCESS_READING_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl ProcessCollector {
+    fn reading(&self) -> Arc<metrics_process::collector::Metrics> {
+        let mut last = self.last.lock().expect("process metrics lock");
+        match &*last {
+            Some((taken, reading)) if taken.elapsed() < PROCESS_READING_TTL => reading.clone(),
+            _ => {
+                let reading = Arc::new(metrics_process::collector::collect());
+                *last = Some((std::time::Instant::now(), reading.clone()));
+                reading
+            }
+        }
+    }
+}
 
 impl prometheus_client::collector::Collector for ProcessCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
-        let process = metrics_process::collector::collect();
+        let process = self.reading();
         let none: [(&str, &str); 0] = [];
         if let Some(cpu) = process.cpu_seconds_total {
             let mut family = encoder.encode_descriptor(
