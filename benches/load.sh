@@ -15,7 +15,8 @@
 # Parameters (environment): N cadences per org (10000), ORGS (1), INTERVAL between collections
 # (5s), PER_CADENCE metrics (true), DURATION of each wrk run (20s), THREADS (2), CONNECTIONS (8),
 # ROUNDS of the plain+gzip pair (2, alternating exporter and nginx), SETTLE collections to wait
-# for before measuring (3).
+# for before measuring (3), EXPORTER_ENV: environment assignments for the exporter, e.g.
+# EXPORTER_ENV=MALLOC_MMAP_THRESHOLD_=131072 ("").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,7 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-8}
 ROUNDS=${ROUNDS:-2}
 SETTLE=${SETTLE:-3}
+EXPORTER_ENV=${EXPORTER_ENV:-}
 # Hard bound for every background process, whatever happens to this script.
 LIFETIME=${LIFETIME:-30m}
 
@@ -82,7 +84,8 @@ pids+=($!)
 wait_for 60 test -s "$work/config.yaml"
 
 exporter_port=$(free_port)
-timeout "$LIFETIME" target/release/zoho-cadences-exporter --config.file "$work/config.yaml" \
+# shellcheck disable=SC2086 # EXPORTER_ENV is a list of assignments
+env $EXPORTER_ENV timeout "$LIFETIME" target/release/zoho-cadences-exporter --config.file "$work/config.yaml" \
   --web.listen-address "127.0.0.1:$exporter_port" --log.level warn >"$work/exporter.log" 2>&1 &
 timeout_pid=$!
 pids+=("$timeout_pid")
@@ -181,7 +184,8 @@ uptime=$(($(date +%s) - started))
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 avg() { awk -v a="$1" -v n="$ROUNDS" 'BEGIN { printf "%.1f", a / n }'; }
 echo
-echo "== results: N=$N ORGS=$ORGS per_cadence_metrics=$PER_CADENCE interval=$INTERVAL"
+echo "== results: N=$N ORGS=$ORGS per_cadence_metrics=$PER_CADENCE interval=$INTERVAL${EXPORTER_ENV:+ env $EXPORTER_ENV}"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the CPU)"
 for encoding in plain gzip; do
   e=$(avg "${total[exporter-$encoding]}"); n=$(avg "${total[nginx-$encoding]}")
   printf '%-5s exporter %10s scrapes/s   nginx %10s scrapes/s   ratio %s\n' \
