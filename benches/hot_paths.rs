@@ -111,6 +111,15 @@ fn encode(c: &mut Criterion) {
     group.bench_function("both_formats_plain_and_gzip", |b| {
         b.iter(|| EncodedCadences::encode(source(snapshot.clone())))
     });
+    // What the first plain scrape after a collection pays: the plain text is kept gzipped.
+    let encoded = EncodedCadences::encode(source(snapshot.clone()));
+    group.bench_function("inflate_plain_text_for_the_first_plain_scrape", |b| {
+        b.iter_batched(
+            || encoded.clone(),
+            |fresh| fresh.text.len(),
+            BatchSize::LargeInput,
+        )
+    });
     group.finish();
 }
 
