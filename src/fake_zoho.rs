@@ -463,17 +463,14 @@ async fn cadences_page(
         );
     }
     let data = shared.data.lock().expect("fake lock");
-    let cadences = current_cadences(&data);
-    if cadences.is_empty() {
+    let total = data.cadences.len();
+    if total == 0 {
         return StatusCode::NO_CONTENT.into_response();
     }
     let start = ((page - 1) * per_page) as usize;
-    let end = (start + per_page as usize).min(cadences.len());
-    let slice: Vec<Value> = cadences
-        .get(start..end)
-        .map(<[Value]>::to_vec)
-        .unwrap_or_default();
-    let more = end < cadences.len();
+    let end = (start + per_page as usize).min(total);
+    let slice = current_slice(&data, start, end);
+    let more = end < total;
     let mut body = json!({
         "cadences": slice,
         "info": { "per_page": per_page, "count": slice.len(), "page": page, "more_records": more }
@@ -499,7 +496,18 @@ async fn cadences_page(
 
 /// The cadences as of now: the flapping cadence, if any, gets its current state.
 fn current_cadences(data: &Data) -> Vec<Value> {
-    let mut cadences = data.cadences.clone();
+    current_slice(data, 0, data.cadences.len())
+}
+
+/// Cadences `start..end` (clamped) as of now; copies only those, so paging through a large
+/// org costs the fake one page per request, not the whole list.
+fn current_slice(data: &Data, start: usize, end: usize) -> Vec<Value> {
+    let end = end.min(data.cadences.len());
+    let mut cadences = data
+        .cadences
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
     if let Some(flap) = &data.flapping {
         let periods = (flap.since.elapsed().as_secs_f64() / flap.period.as_secs_f64()) as i64;
         let active = periods % 2 == 0;
