@@ -60,8 +60,8 @@ class Config:
     stale_after: str = "30m"
     # How long an alert built on the exporter's series stays firing when they vanish: an
     # exporter restart (or one failed scrape) leaves such a gap, and without this a firing
-    # alert would resolve in it and fire again after its `for`. 0s leaves it out, for the demo
-    # whose cadence flips every 3 minutes and should be seen resolving.
+    # alert would resolve in it and fire again after its `for`. 0s leaves it out, e.g. to watch
+    # the demo's flapping cadence resolve the moment it is switched back on.
     keep_firing_for: str = "10m"
     # Where runbook_url points; each alert appends #<its name in lower case>.
     runbook_url: str = RUNBOOK_URL
