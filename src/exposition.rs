@@ -407,6 +407,16 @@ fn cadence_labels<'a>(org: &'a str, cadence: &'a Cadence) -> CadenceLabels<'a> {
     ]
 }
 
+/// A cadence's labels plus `channel`, for the per-channel follow-up metrics.
+fn cadence_channel_labels<'a>(
+    org: &'a str,
+    cadence: &'a Cadence,
+    channel: &'a str,
+) -> [(&'static str, &'a str); 5] {
+    let [org, id, name, module] = cadence_labels(org, cadence);
+    [org, id, name, module, ("channel", channel)]
+}
+
 const FROM_LAST_COLLECTION: &str = "(from the org's last complete collection)";
 const FROM_LAST_ENROLLMENT: &str =
     "(from the org's last complete enrollment pass, for the cadences of its last complete collection)";
@@ -574,13 +584,7 @@ impl prometheus_client::collector::Collector for CadenceSource {
             cadences().flat_map(|(org, c)| {
                 c.follow_ups.iter().map(move |(channel, n)| {
                     (
-                        [
-                            ("org", org),
-                            ("id", c.id.as_str()),
-                            ("name", c.name.as_str()),
-                            ("module", c.module.as_str()),
-                            ("channel", channel.as_str()),
-                        ],
+                        cadence_channel_labels(org, c, channel),
                         ConstGauge::new(*n as i64),
                     )
                 })
@@ -643,13 +647,7 @@ impl prometheus_client::collector::Collector for CadenceSource {
                     .flat_map(move |channels| {
                         channels.iter().map(move |(channel, n)| {
                             (
-                                [
-                                    ("org", org),
-                                    ("id", c.id.as_str()),
-                                    ("name", c.name.as_str()),
-                                    ("module", c.module.as_str()),
-                                    ("channel", channel.as_str()),
-                                ],
+                                cadence_channel_labels(org, c, channel),
                                 ConstGauge::new(*n as i64),
                             )
                         })
