@@ -13,15 +13,45 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
+/// Logs a lasting failure at warn once per change of state (the error class), later ones at
+/// debug, and the recovery at info: a collection failing every second for an hour is one warning.
+#[derive(Debug, Default)]
+pub struct FailureLog {
+    last: Mutex<Option<String>>,
+}
+
+impl FailureLog {
+    /// `what` failed with `err`; its last complete `kept` (snapshot, result) stays.
+    pub fn failed(&self, org: &str, what: &str, kept: &str, err: &ZohoError) {
+        let label = err.metric_label();
+        let mut last = self.last.lock().expect("failure log lock");
+        // A paused token request continues the token failure before it: same state.
+        let same_state = last
+            .as_deref()
+            .is_some_and(|previous| previous == label || label == "token_paused");
+        if same_state {
+            tracing::debug!(org, error = %err, "{what} failed again; keeping the last complete {kept}");
+        } else {
+            tracing::warn!(org, error = %err, "{what} failed; keeping the last complete {kept}");
+            *last = Some(label);
+        }
+    }
+
+    /// `what` succeeded; logs the recovery if it had been failing.
+    pub fn succeeded(&self, org: &str, what: &str) {
+        if let Some(previous) = self.last.lock().expect("failure log lock").take() {
+            tracing::info!(org, previous_error = %previous, "{what} succeeds again");
+        }
+    }
+}
+
 pub struct OrgCollector {
     client: Arc<ZohoClient>,
     state: SharedState,
     telemetry: Arc<OrgTelemetry>,
     interval: Duration,
     deadline: Duration,
-    /// The error label of the last failed collection, so a failure is logged at warn once per
-    /// change of state rather than at every collection.
-    last_failure: Mutex<Option<String>>,
+    failures: FailureLog,
 }
 
 impl OrgCollector {
@@ -40,7 +70,7 @@ impl OrgCollector {
             telemetry,
             interval,
             deadline,
-            last_failure: Mutex::new(None),
+            failures: FailureLog::default(),
         }
     }
 
@@ -79,9 +109,7 @@ impl OrgCollector {
                 self.note_changes(&snapshot);
                 self.telemetry.up.set(1);
                 self.telemetry.set_last_success(crate::unix_now());
-                if let Some(previous) = self.last_failure.lock().expect("collector lock").take() {
-                    tracing::info!(org = self.org(), previous_error = %previous, "collections succeed again");
-                }
+                self.failures.succeeded(self.org(), "collection");
                 tracing::debug!(
                     org = self.org(),
                     cadences = snapshot.cadences.len(),
@@ -93,19 +121,8 @@ impl OrgCollector {
             Err(err) => {
                 self.telemetry.up.set(0);
                 self.telemetry.collection_failures.inc();
-                let label = err.metric_label();
-                let mut last = self.last_failure.lock().expect("collector lock");
-                // A paused token request continues the token failure before it: same state.
-                let same_state = last
-                    .as_deref()
-                    .is_some_and(|previous| previous == label || label == "token_paused");
-                if same_state {
-                    tracing::debug!(org = self.org(), error = %err, "collection failed again; keeping the last complete snapshot");
-                } else {
-                    tracing::warn!(org = self.org(), error = %err, "collection failed; keeping the last complete snapshot");
-                    *last = Some(label);
-                }
-                drop(last);
+                self.failures
+                    .failed(self.org(), "collection", "snapshot", &err);
                 self.state.publish_failure(self.org(), err.to_string());
                 Err(err)
             }

@@ -26,6 +26,7 @@
 //! `listCadencesRecordsCount` and `getCadenceAnalytics`), decoded as leniently as the cadences
 //! list (ids as strings or numbers, counts as numbers or strings, nulls, unknown fields).
 
+use crate::collector::FailureLog;
 use crate::config::{AnalyticsConfig, ApiVersion, Config, EnrollmentConfig, OrgConfig};
 use crate::snapshot::{Cadence, OrgSnapshot};
 use crate::state::SharedState;
@@ -493,6 +494,7 @@ async fn latest_snapshot(state: &SharedState, org: &str) -> Arc<OrgSnapshot> {
 async fn timed_pass<R>(
     kind: &str,
     org: &str,
+    failures: &FailureLog,
     deadline: Instant,
     pass: impl Future<Output = Result<R, ZohoError>>,
     cadences: impl Fn(&R) -> usize,
@@ -504,12 +506,13 @@ async fn timed_pass<R>(
     };
     match result {
         Ok(result) => {
+            failures.succeeded(org, &format!("{kind} pass"));
             tracing::debug!(org, cadences = cadences(&result), "{kind} pass complete");
             publish(result);
             Ok(())
         }
         Err(err) => {
-            tracing::warn!(org, error = %err, "{kind} pass failed; keeping the last complete result");
+            failures.failed(org, &format!("{kind} pass"), "result", &err);
             Err(err)
         }
     }
@@ -542,6 +545,8 @@ pub struct EnrollmentCollector {
     pub telemetry: Arc<OrgTelemetry>,
     pub config: EnrollmentConfig,
     pub deadline: Duration,
+    /// Logs a lasting failure once per change of state.
+    pub failures: FailureLog,
 }
 
 impl EnrollmentCollector {
@@ -557,6 +562,7 @@ impl EnrollmentCollector {
         timed_pass(
             "enrollment",
             self.org(),
+            &self.failures,
             deadline,
             fetch_enrollment(&self.client, &self.telemetry, &ids, deadline),
             |enrollment| enrollment.counts.len(),
@@ -589,6 +595,8 @@ pub struct AnalyticsCollector {
     pub telemetry: Arc<OrgTelemetry>,
     pub config: AnalyticsConfig,
     pub deadline: Duration,
+    /// Logs a lasting failure once per change of state.
+    pub failures: FailureLog,
 }
 
 impl AnalyticsCollector {
@@ -604,6 +612,7 @@ impl AnalyticsCollector {
         timed_pass(
             "analytics",
             self.org(),
+            &self.failures,
             deadline,
             fetch_follow_ups_executed(&self.client, &self.telemetry, &active, window, deadline),
             |executed| executed.per_cadence.len(),

@@ -237,6 +237,7 @@ fn side_passes(
             telemetry: telemetry.clone(),
             config: config.enrollment.clone(),
             deadline: crate::enrollment::enrollment_deadline(config),
+            failures: Default::default(),
         });
     let analytics = (supported && crate::enrollment::analytics_wanted(config)).then(|| {
         crate::enrollment::AnalyticsCollector {
@@ -245,6 +246,7 @@ fn side_passes(
             telemetry,
             config: config.analytics.clone(),
             deadline: crate::enrollment::analytics_deadline(config),
+            failures: Default::default(),
         }
     });
     (enrollment, analytics)

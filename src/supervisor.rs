@@ -209,6 +209,7 @@ impl Supervisor {
                         telemetry: telemetry.clone(),
                         config: config.enrollment.clone(),
                         deadline,
+                        failures: Default::default(),
                     }
                     .run(),
                 ),
@@ -230,6 +231,7 @@ impl Supervisor {
                         telemetry,
                         config: config.analytics.clone(),
                         deadline,
+                        failures: Default::default(),
                     }
                     .run(),
                 ),

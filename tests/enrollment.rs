@@ -72,6 +72,7 @@ fn enrollment_for(collector: &OrgCollector, config: &Config) -> EnrollmentCollec
         telemetry: collector.telemetry().clone(),
         config: config.enrollment.clone(),
         deadline: enrollment_deadline(config),
+        failures: Default::default(),
     }
 }
 
@@ -82,6 +83,7 @@ fn analytics_for(collector: &OrgCollector, config: &Config) -> AnalyticsCollecto
         telemetry: collector.telemetry().clone(),
         config: config.analytics.clone(),
         deadline: analytics_deadline(config),
+        failures: Default::default(),
     }
 }
 
