@@ -4,15 +4,12 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use zoho_cadences_exporter::fake_zoho::{
     generated_cadences, FakeZoho, Fault, Route, CLIENT_SECRET, REFRESH_TOKEN,
 };
-
-const BINARY: &str = env!("CARGO_BIN_EXE_zoho-cadences-exporter");
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("zce-{name}-{}", std::process::id()));
@@ -161,131 +158,6 @@ async fn once_prints_the_exposition_and_exits_by_outcome() {
         );
     }
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-/// The exporter as a child process, with its listen address read from its log.
-struct Exporter {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Exporter {
-    fn start(config: &std::path::Path) -> Exporter {
-        let mut child = Command::new(BINARY)
-            .args([
-                "--config.file",
-                config.to_str().unwrap(),
-                "--web.listen-address",
-                "127.0.0.1:0",
-                "--log.level",
-                "debug",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("the exporter logs its address")
-                .unwrap();
-            if let Some(rest) = line.split(" address=").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        // Keep reading the log so the child never blocks on a full pipe.
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Exporter {
-            child,
-            base: format!("http://{address}"),
-            http: zoho_cadences_exporter::zoho::client::http_client(),
-            log,
-        }
-    }
-
-    async fn metrics(&self) -> String {
-        self.http
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    /// Polls until `condition` holds on the metrics text, for at most 10 s.
-    async fn wait_for(&self, what: &str, condition: impl Fn(&str) -> bool) -> String {
-        let started = Instant::now();
-        loop {
-            let text = self.metrics().await;
-            if condition(&text) {
-                return text;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "timed out waiting for {what}:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Polls the log until a line contains every one of `parts`, for at most 10 s.
-    async fn wait_for_log(&self, parts: &[&str]) -> String {
-        let started = Instant::now();
-        loop {
-            if let Some(line) = self
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| parts.iter().all(|p| l.contains(p)))
-            {
-                return line.clone();
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "no log line with {parts:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for the process to exit, for at most `limit`.
-    fn wait_exit(&mut self, limit: Duration) -> i32 {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(started.elapsed() < limit, "did not exit within {limit:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

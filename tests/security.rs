@@ -15,10 +15,9 @@ use rcgen::{
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -31,7 +30,6 @@ use zoho_cadences_exporter::server::{self, ServeOptions};
 use zoho_cadences_exporter::supervisor::ConfigSource;
 use zoho_cadences_exporter::web_config::WebConfig;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_zoho-cadences-exporter");
 /// Every access token the fake issues starts with this.
 const ACCESS_TOKEN_PREFIX: &str = "fakeaccesstoken";
 const EVIL: &str = "<script>alert(1)</script>";
@@ -1209,67 +1207,29 @@ async fn secrets_stay_out_of_a_running_exporter() {
     );
     assert!(yaml.contains("client_secret_file"), "{yaml}");
     let config = dir.write("config.yml", &format!("interval: 1s\norgs:\n{yaml}"));
-    let mut child = Command::new(BINARY)
-        .args([
-            "--config.file",
-            config.to_str().unwrap(),
-            "--web.listen-address",
-            "127.0.0.1:0",
-            "--log.level",
-            "debug",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("the exporter logs its address")
-            .unwrap();
-        log.push(line.clone());
-        if let Some(rest) = line.split(" address=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    let log_reader = std::thread::spawn(move || {
-        log.extend(lines.map_while(Result::ok));
-        log
-    });
-    let http = http_client();
-    let base = format!("http://{address}");
-    let metrics = || async {
-        http.get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
-    eventually("a first collection", || async {
-        (value(&metrics().await, "zoho_crm_up{org=\"acme\"}") == Some(1.0)).then_some(())
-    })
-    .await;
+    let mut exporter = Exporter::start(&config);
+    exporter
+        .wait_for("a first collection", |text| {
+            value(text, "zoho_crm_up{org=\"acme\"}") == Some(1.0)
+        })
+        .await;
     // Zoho kills the access token: the next collection gets a 401 and refreshes.
     let tokens_before = fake.calls(Route::Token);
     fake.expire_tokens();
-    eventually("a token refresh and a collection after it", || async {
-        let text = metrics().await;
-        (fake.calls(Route::Token) > tokens_before
-            && sum(
-                &text,
-                "zoho_crm_api_errors_total",
-                &["error=\"INVALID_TOKEN\""],
-            ) >= 1.0
-            && value(&text, "zoho_crm_up{org=\"acme\"}") == Some(1.0))
-        .then_some(())
-    })
-    .await;
-    let exposition = metrics().await;
+    exporter
+        .wait_for("a token refresh and a collection after it", |text| {
+            fake.calls(Route::Token) > tokens_before
+                && sum(
+                    text,
+                    "zoho_crm_api_errors_total",
+                    &["error=\"INVALID_TOKEN\""],
+                ) >= 1.0
+                && value(text, "zoho_crm_up{org=\"acme\"}") == Some(1.0)
+        })
+        .await;
+    let exposition = exporter.metrics().await;
     assert_no_secret("the metrics", &exposition);
+    let (http, base) = (&exporter.http, &exporter.base);
     let page = http
         .get(format!("{base}/"))
         .send()
@@ -1290,22 +1250,21 @@ async fn secrets_stay_out_of_a_running_exporter() {
         .unwrap();
     assert_no_secret("the reload answer", &reload);
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert!(exit.status.success(), "{exit:?}");
-    let log = log_reader.join().unwrap().join("\n");
+    exporter.signal("-TERM");
+    let (code, log, stdout) = tokio::task::spawn_blocking(move || {
+        let code = exporter.wait_exit(Duration::from_secs(10));
+        let (log, stdout) = exporter.output();
+        (code, log, stdout)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "the exporter exits cleanly on SIGTERM");
     assert!(
         log.contains("level=debug"),
         "the log is at debug level:\n{log}"
     );
     assert_no_secret("the debug log of a running exporter", &log);
-    assert_no_secret("stdout", &String::from_utf8_lossy(&exit.stdout));
+    assert_no_secret("stdout", &stdout);
 }
 
 #[test]

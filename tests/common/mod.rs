@@ -149,3 +149,149 @@ pub fn promtool_check_metrics(exposition: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The built binary, for tests that run it as a process.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_zoho-cadences-exporter");
+
+/// The exporter as a child process at `--log.level debug`, listening on 127.0.0.1:0, with its
+/// address read from its log and every log line kept.
+pub struct Exporter {
+    child: std::process::Child,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub log: Arc<std::sync::Mutex<Vec<String>>>,
+    log_reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Exporter {
+    pub fn start(config: &std::path::Path) -> Exporter {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(BINARY)
+            .args([
+                "--config.file",
+                config.to_str().unwrap(),
+                "--web.listen-address",
+                "127.0.0.1:0",
+                "--log.level",
+                "debug",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("the exporter logs its address")
+                .unwrap();
+            log.lock().unwrap().push(line.clone());
+            if let Some(rest) = line.split(" address=").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep reading the log so the child never blocks on a full pipe.
+        let sink = log.clone();
+        let log_reader = std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Exporter {
+            child,
+            base: format!("http://{address}"),
+            http: http_client(),
+            log,
+            log_reader: Some(log_reader),
+        }
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Polls until `condition` holds on the metrics text, for at most 10 s.
+    pub async fn wait_for(&self, what: &str, condition: impl Fn(&str) -> bool) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let text = self.metrics().await;
+            if condition(&text) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "timed out waiting for {what}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Polls the log until a line contains every one of `parts`, for at most 10 s.
+    pub async fn wait_for_log(&self, parts: &[&str]) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| parts.iter().all(|p| l.contains(p)))
+            {
+                return line.clone();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no log line with {parts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, for at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> i32 {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(started.elapsed() < limit, "did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// After the process exited: its whole log and what it wrote to stdout.
+    pub fn output(&mut self) -> (String, String) {
+        use std::io::Read;
+        if let Some(reader) = self.log_reader.take() {
+            reader.join().unwrap();
+        }
+        let mut stdout = String::new();
+        if let Some(mut pipe) = self.child.stdout.take() {
+            pipe.read_to_string(&mut stdout).unwrap();
+        }
+        (self.log.lock().unwrap().join("\n"), stdout)
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
