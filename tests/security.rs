@@ -61,6 +61,13 @@ impl TempDir {
         std::fs::rename(&staging, &path).unwrap();
         path
     }
+
+    /// Writes a server certificate and key as `server.crt` and `server.key`, the names the
+    /// tests' web configs use.
+    fn write_server_identity(&self, leaf: &Leaf) {
+        self.write("server.crt", &leaf.cert);
+        self.write("server.key", &leaf.key);
+    }
 }
 
 impl Drop for TempDir {
@@ -429,8 +436,7 @@ async fn tls_serves_https_only() {
     let dir = TempDir::new("tls");
     let ca = Ca::new("test CA");
     let leaf = ca.server("exporter");
-    dir.write("server.crt", &leaf.cert);
-    dir.write("server.key", &leaf.key);
+    dir.write_server_identity(&leaf);
     // Relative paths are taken from the web config file's directory.
     let web = dir.write(
         "web.yml",
@@ -473,8 +479,7 @@ async fn tls_min_version_is_enforced() {
     let dir = TempDir::new("tls-version");
     let ca = Ca::new("test CA");
     let leaf = ca.server("exporter");
-    dir.write("server.crt", &leaf.cert);
-    dir.write("server.key", &leaf.key);
+    dir.write_server_identity(&leaf);
     let web = dir.write(
         "web.yml",
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS13\n",
@@ -517,8 +522,7 @@ async fn mutual_tls_with_and_without_a_client_certificate() {
     let clients_ca = Ca::new("client CA");
     let rogue_ca = Ca::new("rogue CA");
     let leaf = ca.server("exporter");
-    dir.write("server.crt", &leaf.cert);
-    dir.write("server.key", &leaf.key);
+    dir.write_server_identity(&leaf);
     dir.write("clients-ca.crt", &clients_ca.pem);
     let scraper = clients_ca.client("prometheus", &["scraper.example"]);
     let other = clients_ca.client("other", &["other.example"]);
@@ -634,8 +638,7 @@ fn bad_web_configs_stop_start_up_with_the_problem_named() {
     let ca = Ca::new("test CA");
     let leaf = ca.server("exporter");
     let other = ca.server("other");
-    dir.write("server.crt", &leaf.cert);
-    dir.write("server.key", &leaf.key);
+    dir.write_server_identity(&leaf);
     dir.write("other.key", &other.key);
     dir.write(
         "garbage.crt",
@@ -871,8 +874,7 @@ async fn silent_tls_clients_are_cut_off() {
     let dir = TempDir::new("tls-silent");
     let ca = Ca::new("test CA");
     let leaf = ca.server("exporter");
-    dir.write("server.crt", &leaf.cert);
-    dir.write("server.key", &leaf.key);
+    dir.write_server_identity(&leaf);
     let web = dir.write(
         "web.yml",
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n",
