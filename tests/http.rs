@@ -9,7 +9,8 @@ use common::*;
 use http_body_util::BodyExt;
 use std::io::Read;
 use tower::ServiceExt;
-use zoho_cadences_exporter::fake_zoho::sample_cadences;
+use zoho_cadences_exporter::collector::OrgCollector;
+use zoho_cadences_exporter::fake_zoho::{sample_cadences, FakeZoho};
 use zoho_cadences_exporter::http::{router, AppState};
 use zoho_cadences_exporter::state::SharedState;
 
@@ -107,17 +108,19 @@ async fn gzip_when_asked_and_same_content() {
     assert!(unzipped.starts_with(std::str::from_utf8(&state.encoded().text).unwrap()));
 }
 
-#[tokio::test]
-async fn ready_after_every_org_attempted_once() {
-    let fake = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences())
-        .await
-        .unwrap();
-    let broken = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences())
-        .await
-        .unwrap();
+/// Two orgs sharing one state: org0 healthy, org1 with a revoked refresh token.
+async fn healthy_and_revoked_orgs() -> ([FakeZoho; 2], SharedState, Vec<OrgCollector>) {
+    let fake = FakeZoho::start(sample_cadences()).await.unwrap();
+    let broken = FakeZoho::start(sample_cadences()).await.unwrap();
     broken.set_revoked(true);
     let config = config_for(&[&fake, &broken], "");
     let (state, collectors) = collectors(&config);
+    ([fake, broken], state, collectors)
+}
+
+#[tokio::test]
+async fn ready_after_every_org_attempted_once() {
+    let (_fakes, state, collectors) = healthy_and_revoked_orgs().await;
     assert_eq!(get(&state, "/-/healthy", &[]).await.0, StatusCode::OK);
     assert_eq!(
         get(&state, "/-/ready", &[]).await.0,
@@ -138,15 +141,7 @@ async fn ready_after_every_org_attempted_once() {
 
 #[tokio::test]
 async fn status_page_shows_each_org() {
-    let fake = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences())
-        .await
-        .unwrap();
-    let broken = zoho_cadences_exporter::fake_zoho::FakeZoho::start(sample_cadences())
-        .await
-        .unwrap();
-    broken.set_revoked(true);
-    let config = config_for(&[&fake, &broken], "");
-    let (state, collectors) = collectors(&config);
+    let (_fakes, state, collectors) = healthy_and_revoked_orgs().await;
     collectors[0].collect_once().await.unwrap();
     collectors[1].collect_once().await.unwrap_err();
     let (status, headers, body) = get(&state, "/", &[]).await;
