@@ -153,7 +153,7 @@ impl OrgCollector {
                     name = %cadence.name,
                     module = %cadence.module,
                     modified_by = %cadence.modified_by,
-                    modified_time = %cadence.modified_time_text,
+                    modified_time = %log_time(cadence.modified),
                     "{event}"
                 );
             }
@@ -175,4 +175,16 @@ impl OrgCollector {
             let _ = self.collect_once().await;
         }
     }
+}
+
+/// A Zoho time for a log line, as RFC 3339 in UTC ("" when Zoho sent none): the snapshot keeps
+/// times as Unix seconds only, not Zoho's text with its local offset.
+fn log_time(unix_seconds: Option<f64>) -> String {
+    unix_seconds
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| {
+            let time = SystemTime::UNIX_EPOCH + Duration::from_millis((s * 1_000.0) as u64);
+            humantime::format_rfc3339_millis(time).to_string()
+        })
+        .unwrap_or_default()
 }

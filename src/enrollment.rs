@@ -456,10 +456,10 @@ pub async fn fetch_follow_ups_executed(
         };
         for (channel, configured) in &cadence.follow_ups {
             if *configured > 0 {
-                executed.entry(channel.clone()).or_insert(0);
+                executed.entry(channel.to_string()).or_insert(0);
             }
         }
-        per_cadence.insert(cadence.id.clone(), executed);
+        per_cadence.insert(cadence.id.to_string(), executed);
     }
     match refused {
         Some(err) if answered == 0 => Err(err),
@@ -558,7 +558,7 @@ impl EnrollmentCollector {
     /// the last complete one stays.
     pub async fn collect_once(&self, snapshot: &OrgSnapshot) -> Result<(), ZohoError> {
         let deadline = Instant::now() + self.deadline;
-        let ids: Vec<String> = snapshot.cadences.iter().map(|c| c.id.clone()).collect();
+        let ids: Vec<String> = snapshot.cadences.iter().map(|c| c.id.to_string()).collect();
         timed_pass(
             "enrollment",
             self.org(),

@@ -51,12 +51,16 @@ impl Expectation {
         if self.org.as_deref().is_some_and(|o| o != org) {
             return false;
         }
-        if self.module.as_deref().is_some_and(|m| m != cadence.module) {
+        if self
+            .module
+            .as_deref()
+            .is_some_and(|m| m != &*cadence.module)
+        {
             return false;
         }
         match &self.selector {
-            ExpectationSelector::NameGlob { matcher, .. } => matcher.is_match(&cadence.name),
-            ExpectationSelector::Id(id) => *id == cadence.id,
+            ExpectationSelector::NameGlob { matcher, .. } => matcher.is_match(&*cadence.name),
+            ExpectationSelector::Id(id) => **id == *cadence.id,
         }
     }
 
@@ -127,9 +131,9 @@ mod tests {
 
     fn cadence(id: &str, name: &str, module: &str) -> Cadence {
         Cadence {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            module: module.to_owned(),
+            id: id.into(),
+            name: name.into(),
+            module: module.into(),
             ..Cadence::default()
         }
     }

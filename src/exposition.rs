@@ -10,8 +10,9 @@
 //! Prometheus-compatible client reads them as one stream.
 //!
 //! Memory: at 10,000 cadences a plain part is about 11 MiB and its gzip form about half a MiB.
-//! Prometheus asks for gzip, so a large plain part is kept only gzipped and inflated on the
-//! first plain scrape after each collection ([`PlainPart`]); see docs/performance.md.
+//! Prometheus asks for gzip, so a large plain part is kept only gzipped, inflated when a client
+//! asks for plain text and freed with the last response that holds it ([`PlainPart`]); see
+//! docs/performance.md.
 //!
 //! The enrolled records and executed follow-ups come from their own loops' last complete
 //! passes, joined here with each org's current snapshot: a cadence gone from the snapshot has
@@ -28,7 +29,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, Weak};
 
 /// Content types of the two formats.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -82,42 +83,72 @@ pub struct EncodedCadences {
     pub text_gzip: Bytes,
 }
 
-/// A plain cadence part. A large one is kept only as its gzip form until a client asks for it
-/// plain, then inflated once for the life of this encoding: Prometheus asks for gzip, so the
-/// megabytes of plain text at 10,000 cadences are held only while someone scrapes plain.
-#[derive(Debug, Clone, Default)]
+/// A plain cadence part. A large one is kept only as its gzip form and inflated when a client
+/// asks for it plain; the inflated bytes live exactly as long as some response still holds them
+/// (a [`Weak`] reference here), so concurrent and back-to-back plain scrapes share one inflation,
+/// and once nobody scrapes plain the megabytes go back to the system. Prometheus asks for gzip.
+#[derive(Debug, Default)]
 pub struct PlainPart {
     gzip: Bytes,
-    plain: OnceLock<Bytes>,
+    /// A small part, kept as it is: inflating it would save little memory.
+    kept: Option<Bytes>,
+    /// The inflated bytes of a large part, while any response holds them.
+    shared: Mutex<Weak<Vec<u8>>>,
+}
+
+impl Clone for PlainPart {
+    fn clone(&self) -> PlainPart {
+        PlainPart {
+            gzip: self.gzip.clone(),
+            kept: self.kept.clone(),
+            shared: Mutex::new(self.shared.lock().expect("plain part lock").clone()),
+        }
+    }
 }
 
 /// Plain parts up to this size are kept as they are: inflating them would save little memory.
 const EAGER_PLAIN_MAX: usize = 1024 * 1024;
 
-impl PlainPart {
-    /// `plain` is the plain text when it is small enough to keep as it is.
-    fn new(plain: Option<String>, gzip: &Bytes) -> PlainPart {
-        let part = PlainPart {
-            gzip: gzip.clone(),
-            plain: OnceLock::new(),
-        };
-        if let Some(plain) = plain {
-            let _ = part.plain.set(exact_bytes(plain));
-        }
-        part
-    }
+/// Owner of inflated plain bytes inside a [`Bytes`]: the bytes are freed when the last
+/// response holding them is sent.
+struct InflatedPlain(Arc<Vec<u8>>);
 
-    /// The plain bytes, inflated from the gzip form on first use.
-    pub fn bytes(&self) -> &Bytes {
-        self.plain.get_or_init(|| gunzip(&self.gzip))
+impl AsRef<[u8]> for InflatedPlain {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 
-impl std::ops::Deref for PlainPart {
-    type Target = [u8];
+impl PlainPart {
+    /// `plain` is the plain text when it is small enough to keep as it is.
+    fn new(plain: Option<String>, gzip: &Bytes) -> PlainPart {
+        PlainPart {
+            gzip: gzip.clone(),
+            kept: plain.map(exact_bytes),
+            shared: Mutex::new(Weak::new()),
+        }
+    }
 
-    fn deref(&self) -> &[u8] {
-        self.bytes()
+    /// The plain bytes: kept, still held by a response in flight, or inflated now.
+    pub fn bytes(&self) -> Bytes {
+        if let Some(kept) = &self.kept {
+            return kept.clone();
+        }
+        // Held while inflating, so that scrapes arriving meanwhile wait and share the result
+        // instead of each inflating its own copy.
+        let mut shared = self.shared.lock().expect("plain part lock");
+        let plain = shared.upgrade().unwrap_or_else(|| {
+            let plain = Arc::new(gunzip(&self.gzip));
+            *shared = Arc::downgrade(&plain);
+            plain
+        });
+        drop(shared);
+        Bytes::from_owner(InflatedPlain(plain))
+    }
+
+    /// Whether inflated bytes are alive now (for tests of the memory behaviour).
+    pub fn is_inflated(&self) -> bool {
+        self.kept.is_some() || self.shared.lock().expect("plain part lock").strong_count() > 0
     }
 }
 
@@ -149,12 +180,13 @@ impl EncodedCadences {
         }
     }
 
-    fn part(&self, format: Format, gzipped: bool) -> &Bytes {
+    /// One part of a scrape body; a plain part is shared with the scrapes in flight.
+    pub fn part(&self, format: Format, gzipped: bool) -> Bytes {
         match (format, gzipped) {
             (Format::OpenMetrics, false) => self.openmetrics.bytes(),
-            (Format::OpenMetrics, true) => &self.openmetrics_gzip,
+            (Format::OpenMetrics, true) => self.openmetrics_gzip.clone(),
             (Format::Text, false) => self.text.bytes(),
-            (Format::Text, true) => &self.text_gzip,
+            (Format::Text, true) => self.text_gzip.clone(),
         }
     }
 }
@@ -175,9 +207,9 @@ fn encode_cadence_part(registry: &Registry, format: Format) -> (PlainPart, Bytes
 }
 
 /// Inflates a gzip member made by [`gzip_with`], into a buffer of exactly its size.
-fn gunzip(gzip: &[u8]) -> Bytes {
+fn gunzip(gzip: &[u8]) -> Vec<u8> {
     if gzip.is_empty() {
-        return Bytes::new(); // the empty part before any collection
+        return Vec::new(); // the empty part before any collection
     }
     let size = gzip.len().checked_sub(4).map_or(0, |at| {
         u32::from_le_bytes(gzip[at..].try_into().expect("4 bytes")) as usize
@@ -186,7 +218,7 @@ fn gunzip(gzip: &[u8]) -> Bytes {
     flate2::read::GzDecoder::new(gzip)
         .read_to_end(&mut plain)
         .expect("the gzip form was made here");
-    Bytes::from(plain)
+    plain
 }
 
 /// Level of the cadence part's gzip, paid on every encoding, which is every collection of any
@@ -260,7 +292,7 @@ pub fn scrape_parts(
     format: Format,
     gzipped: bool,
 ) -> [Bytes; 2] {
-    let cadence_part = cadences.part(format, gzipped).clone();
+    let cadence_part = cadences.part(format, gzipped);
     let live_part = encode_live(live, format);
     let live_part = if gzipped {
         gzip_with(live_part.as_bytes(), LIVE_GZIP_LEVEL)
@@ -401,9 +433,9 @@ type CadenceLabels<'a> = [(&'static str, &'a str); 4];
 fn cadence_labels<'a>(org: &'a str, cadence: &'a Cadence) -> CadenceLabels<'a> {
     [
         ("org", org),
-        ("id", cadence.id.as_str()),
-        ("name", cadence.name.as_str()),
-        ("module", cadence.module.as_str()),
+        ("id", &*cadence.id),
+        ("name", &*cadence.name),
+        ("module", &*cadence.module),
     ]
 }
 
@@ -503,8 +535,8 @@ impl prometheus_client::collector::Collector for CadenceSource {
                 let enrollment = self.enrollment.get(org)?;
                 let mut modules: BTreeMap<&str, u64> = BTreeMap::new();
                 for cadence in &snapshot.cadences {
-                    if let Some(n) = enrollment.counts.get(&cadence.id) {
-                        *modules.entry(cadence.module.as_str()).or_default() += n;
+                    if let Some(n) = enrollment.counts.get(&*cadence.id) {
+                        *modules.entry(&*cadence.module).or_default() += n;
                     }
                 }
                 Some((org.as_str(), modules))
@@ -542,13 +574,13 @@ impl prometheus_client::collector::Collector for CadenceSource {
                 (
                     [
                         ("org", org),
-                        ("id", c.id.as_str()),
-                        ("name", c.name.as_str()),
-                        ("module", c.module.as_str()),
-                        ("enrollment", c.enrollment.as_str()),
-                        ("custom_view", c.custom_view.as_str()),
-                        ("created_by", c.created_by.as_str()),
-                        ("modified_by", c.modified_by.as_str()),
+                        ("id", &*c.id),
+                        ("name", &*c.name),
+                        ("module", &*c.module),
+                        ("enrollment", &*c.enrollment),
+                        ("custom_view", &*c.custom_view),
+                        ("created_by", &*c.created_by),
+                        ("modified_by", &*c.modified_by),
                     ],
                     ConstGauge::new(1),
                 )
@@ -630,7 +662,7 @@ impl prometheus_client::collector::Collector for CadenceSource {
             &format!("Records enrolled in the cadence {FROM_LAST_ENROLLMENT}."),
             None,
             cadences().filter_map(|(org, c)| {
-                let n = self.enrollment.get(org)?.counts.get(&c.id)?;
+                let n = self.enrollment.get(org)?.counts.get(&*c.id)?;
                 Some((cadence_labels(org, c), ConstGauge::new(*n as i64)))
             }),
         )?;
@@ -642,7 +674,7 @@ impl prometheus_client::collector::Collector for CadenceSource {
             cadences().flat_map(|(org, c)| {
                 self.follow_ups_executed
                     .get(org)
-                    .and_then(|f| f.per_cadence.get(&c.id))
+                    .and_then(|f| f.per_cadence.get(&*c.id))
                     .into_iter()
                     .flat_map(move |channels| {
                         channels.iter().map(move |(channel, n)| {
@@ -663,20 +695,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_large_plain_part_is_kept_gzipped_and_inflated_to_the_same_bytes() {
+    fn a_large_plain_part_is_kept_gzipped_and_inflated_only_while_a_response_holds_it() {
         let line = "zoho_crm_cadence_active{org=\"acme\",id=\"1\",name=\"x\",module=\"Leads\"} 1\n";
         let plain = line.repeat(EAGER_PLAIN_MAX / line.len() + 10);
         let gzip = gzip_with(plain.as_bytes(), CADENCE_GZIP_LEVEL);
         let part = PlainPart::new(None, &gzip);
-        assert!(part.plain.get().is_none(), "not inflated before use");
-        assert_eq!(&part[..], plain.as_bytes());
+        assert!(!part.is_inflated(), "not inflated before use");
+        let first = part.bytes();
+        assert_eq!(&first[..], plain.as_bytes());
+        let second = part.bytes();
+        assert_eq!(
+            first.as_ptr(),
+            second.as_ptr(),
+            "scrapes in flight share one inflation"
+        );
+        drop((first, second));
+        assert!(
+            !part.is_inflated(),
+            "freed once no response holds the bytes"
+        );
+        assert_eq!(
+            &part.bytes()[..],
+            plain.as_bytes(),
+            "inflated again on demand"
+        );
         let small = PlainPart::new(
             Some(line.to_owned()),
             &gzip_with(line.as_bytes(), LIVE_GZIP_LEVEL),
         );
-        assert!(small.plain.get().is_some(), "a small part is kept plain");
-        assert_eq!(&small[..], line.as_bytes());
-        assert!(PlainPart::default().is_empty());
+        assert!(small.is_inflated(), "a small part is kept plain");
+        assert_eq!(&small.bytes()[..], line.as_bytes());
+        assert!(PlainPart::default().bytes().is_empty());
     }
 
     #[test]

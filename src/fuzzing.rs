@@ -1,14 +1,19 @@
 //! Entry points shared by the cargo-fuzz targets (`fuzz/`) and the corpus replay test
 //! (`tests/fuzz_corpus.rs`), so both exercise exactly the same code.
 
-use crate::snapshot::{Cadence, OrgSnapshot};
+use crate::snapshot::{Cadence, Interner, OrgSnapshot};
 
 /// Decodes a cadences page and, when it decodes, builds a snapshot of it. Returns whether the
 /// page decoded.
 pub fn decode_cadences(data: &[u8]) -> bool {
     match crate::zoho::model::decode_cadences_page(data) {
         Ok(page) => {
-            let cadences: Vec<Cadence> = page.cadences.into_iter().map(Cadence::from_raw).collect();
+            let mut texts = Interner::default();
+            let cadences: Vec<Cadence> = page
+                .cadences
+                .into_iter()
+                .map(|raw| Cadence::from_raw(raw, &mut texts))
+                .collect();
             let count = cadences.len();
             let snapshot = OrgSnapshot::build(cadences, std::time::SystemTime::UNIX_EPOCH);
             assert!(snapshot.cadences.len() <= count);

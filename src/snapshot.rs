@@ -6,7 +6,8 @@
 //! deletion counters.
 
 use crate::zoho::model::{parse_zoho_time, RawCadence};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// The follow-up channels every module reports, even at zero, so dashboards see stable series.
@@ -16,45 +17,67 @@ pub const BASE_CHANNELS: [&str; 3] = ["email", "call", "task"];
 pub const UNKNOWN: &str = "unknown";
 
 /// A cadence, reduced to what the metrics show.
+///
+/// Kept lean because an org's snapshot lives as long as the process (10,000 cadences must fit a
+/// few MiB): text that repeats across cadences (module, enrollment type, custom view, users,
+/// channels) is one shared [`Arc<str>`] per collection ([`Interner`]), the rest is boxed to its
+/// exact length.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cadence {
-    pub id: String,
-    pub name: String,
-    pub module: String,
+    pub id: Box<str>,
+    pub name: Box<str>,
+    pub module: Arc<str>,
     pub active: bool,
     pub published: bool,
     /// Zoho's `type`: "Custom view" or "Manual enrollment", as sent.
-    pub enrollment: String,
-    pub custom_view: String,
-    pub created_by: String,
-    pub modified_by: String,
+    pub enrollment: Arc<str>,
+    pub custom_view: Arc<str>,
+    pub created_by: Arc<str>,
+    pub modified_by: Arc<str>,
     /// Follow-ups per channel, in channel order (`email_follow_up_count` -> `email`).
-    pub follow_ups: Vec<(String, u64)>,
+    pub follow_ups: Box<[(Arc<str>, u64)]>,
     pub created: Option<f64>,
     pub modified: Option<f64>,
-    pub modified_time_text: String,
     pub end: Option<f64>,
     pub execution_interval: Option<f64>,
 }
 
+/// One shared copy of each distinct text of a collection: thousands of cadences name the same
+/// few modules, users, views and channels.
+#[derive(Debug, Default)]
+pub struct Interner {
+    texts: HashSet<Arc<str>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.texts.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.texts.insert(shared.clone());
+        shared
+    }
+}
+
 impl Cadence {
-    pub fn from_raw(raw: RawCadence) -> Cadence {
-        let label = |r: &Option<crate::zoho::model::NamedRef>| {
-            r.as_ref()
-                .and_then(|r| r.label())
-                .unwrap_or_default()
-                .to_owned()
+    pub fn from_raw(raw: RawCadence, texts: &mut Interner) -> Cadence {
+        let mut label = |r: &Option<crate::zoho::model::NamedRef>| {
+            texts.intern(r.as_ref().and_then(|r| r.label()).unwrap_or_default())
         };
+        let custom_view = label(&raw.custom_view);
+        let created_by = label(&raw.created_by);
+        let modified_by = label(&raw.modified_by);
         // `active` is the documented boolean; `status` is what real answers fill reliably.
         let active = raw.active.or(raw.status).map(|b| b.0).unwrap_or(false);
-        let mut follow_ups: Vec<(String, u64)> = raw
+        let mut follow_ups: Vec<(Arc<str>, u64)> = raw
             .summary
             .unwrap_or_default()
             .into_iter()
             .filter_map(|(key, count)| {
                 key.strip_suffix("_follow_up_count")
                     .filter(|channel| !channel.is_empty())
-                    .map(|channel| (channel.to_owned(), count.0))
+                    .map(|channel| (texts.intern(channel), count.0))
             })
             .collect();
         follow_ups.sort();
@@ -64,24 +87,22 @@ impl Cadence {
             .as_ref()
             .and_then(|m| m.label())
             .filter(|m| !m.is_empty())
-            .unwrap_or(UNKNOWN)
-            .to_owned();
+            .unwrap_or(UNKNOWN);
         Cadence {
-            name: raw.name.unwrap_or_default(),
-            module,
+            name: raw.name.unwrap_or_default().into_boxed_str(),
+            module: texts.intern(module),
             active,
             published: raw.published.map(|b| b.0).unwrap_or(false),
-            enrollment: raw.enrollment.unwrap_or_default(),
-            custom_view: label(&raw.custom_view),
-            created_by: label(&raw.created_by),
-            modified_by: label(&raw.modified_by),
-            follow_ups,
+            enrollment: texts.intern(raw.enrollment.as_deref().unwrap_or_default()),
+            custom_view,
+            created_by,
+            modified_by,
+            follow_ups: follow_ups.into_boxed_slice(),
             created: raw.created_time.as_deref().and_then(parse_zoho_time),
             modified: raw.modified_time.as_deref().and_then(parse_zoho_time),
-            modified_time_text: raw.modified_time.unwrap_or_default(),
             end: execution.end_date.as_deref().and_then(parse_zoho_time),
             execution_interval: execution.execute_every.as_ref().and_then(|e| e.seconds()),
-            id: raw.id.0,
+            id: raw.id.0.into_boxed_str(),
         }
     }
 }
@@ -105,26 +126,29 @@ pub struct OrgSnapshot {
 impl OrgSnapshot {
     /// Builds a snapshot from every cadence of one collection. A cadence id seen twice (the list
     /// changed between two pages) is kept once, the later sighting winning.
-    pub fn build(cadences: Vec<Cadence>, collected_at: SystemTime) -> OrgSnapshot {
-        let mut by_id: BTreeMap<String, Cadence> = BTreeMap::new();
-        for cadence in cadences {
-            by_id.insert(cadence.id.clone(), cadence);
-        }
-        let mut cadences: Vec<Cadence> = by_id.into_values().collect();
-        cadences.sort_by(|a, b| (&a.module, &a.name, &a.id).cmp(&(&b.module, &b.name, &b.id)));
+    pub fn build(mut cadences: Vec<Cadence>, collected_at: SystemTime) -> OrgSnapshot {
+        // In place, without a second collection: reversed, a stable sort by id puts each id's
+        // later sighting first, and dedup keeps the first of each run.
+        cadences.reverse();
+        cadences.sort_by(|a, b| a.id.cmp(&b.id));
+        cadences.dedup_by(|later_in_run, kept| later_in_run.id == kept.id);
+        cadences
+            .sort_unstable_by(|a, b| (&a.module, &a.name, &a.id).cmp(&(&b.module, &b.name, &b.id)));
+        // The snapshot lives until the next collection: it keeps only what it uses.
+        cadences.shrink_to_fit();
 
         let channels: BTreeSet<&str> = BASE_CHANNELS
             .into_iter()
             .chain(
                 cadences
                     .iter()
-                    .flat_map(|c| c.follow_ups.iter().map(|(ch, _)| ch.as_str())),
+                    .flat_map(|c| c.follow_ups.iter().map(|(ch, _)| &**ch)),
             )
             .collect();
         let mut modules: BTreeMap<String, ModuleTotals> = BTreeMap::new();
         for cadence in &cadences {
             let totals = modules
-                .entry(cadence.module.clone())
+                .entry(cadence.module.to_string())
                 .or_insert_with(|| ModuleTotals {
                     follow_ups: channels.iter().map(|ch| ((*ch).to_owned(), 0)).collect(),
                     ..ModuleTotals::default()
@@ -135,7 +159,7 @@ impl OrgSnapshot {
                 totals.inactive += 1;
             }
             for (channel, count) in &cadence.follow_ups {
-                *totals.follow_ups.entry(channel.clone()).or_default() += count;
+                *totals.follow_ups.entry(channel.to_string()).or_default() += count;
             }
         }
         OrgSnapshot {
@@ -163,10 +187,10 @@ pub enum Transition<'a> {
 
 /// Cadences active before and inactive now, and cadences gone since `before`.
 pub fn transitions<'a>(before: &'a OrgSnapshot, after: &'a OrgSnapshot) -> Vec<Transition<'a>> {
-    let now: BTreeMap<&str, &Cadence> = after.cadences.iter().map(|c| (c.id.as_str(), c)).collect();
+    let now: BTreeMap<&str, &Cadence> = after.cadences.iter().map(|c| (&*c.id, c)).collect();
     let mut found = Vec::new();
     for old in &before.cadences {
-        match now.get(old.id.as_str()) {
+        match now.get(&*old.id) {
             None => found.push(Transition::Deleted(old)),
             Some(new) if old.active && !new.active => found.push(Transition::Deactivated(new)),
             Some(_) => {}
@@ -181,11 +205,11 @@ mod tests {
 
     fn cadence(id: &str, module: &str, active: bool) -> Cadence {
         Cadence {
-            id: id.to_owned(),
-            name: format!("c{id}"),
-            module: module.to_owned(),
+            id: id.into(),
+            name: format!("c{id}").into(),
+            module: module.into(),
             active,
-            follow_ups: vec![("email".to_owned(), 2), ("whatsapp".to_owned(), 1)],
+            follow_ups: [("email".into(), 2), ("whatsapp".into(), 1)].into(),
             ..Cadence::default()
         }
     }
@@ -229,7 +253,7 @@ mod tests {
         );
         let found = transitions(&before, &after);
         assert_eq!(found.len(), 2);
-        assert!(matches!(found[0], Transition::Deactivated(c) if c.id == "1"));
-        assert!(matches!(found[1], Transition::Deleted(c) if c.id == "2"));
+        assert!(matches!(found[0], Transition::Deactivated(c) if &*c.id == "1"));
+        assert!(matches!(found[1], Transition::Deleted(c) if &*c.id == "2"));
     }
 }

@@ -106,7 +106,7 @@ async fn rate_limit_headers_become_gauges_by_window() {
 async fn cadence_part(cadences: u64, extra: &str) -> String {
     let (_fake, state, collector) = single(generated_cadences(cadences), extra).await;
     collector.collect_once().await.unwrap();
-    String::from_utf8(state.encoded().text.to_vec()).unwrap()
+    String::from_utf8(state.encoded().text.bytes().to_vec()).unwrap()
 }
 
 #[tokio::test]

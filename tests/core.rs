@@ -104,8 +104,8 @@ async fn golden_exposition_of_the_sample_answer() {
     collector.collect_once().await.unwrap();
     let encoded = state.encoded();
     for (file, bytes) in [
-        ("sample.prom", &encoded.text),
-        ("sample.openmetrics", &encoded.openmetrics),
+        ("sample.prom", &encoded.text.bytes()),
+        ("sample.openmetrics", &encoded.openmetrics.bytes()),
     ] {
         let actual = std::str::from_utf8(bytes).unwrap();
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -307,7 +307,7 @@ async fn per_cadence_metrics_off_keeps_only_aggregates() {
     assert_eq!(count_series(&text, "zoho_crm_cadence_info"), 0);
     assert_eq!(sum(&text, "zoho_crm_cadences", &[]), 500.0);
     assert!(
-        state.encoded().text.len() < 4 * 1024,
+        state.encoded().text.bytes().len() < 4 * 1024,
         "cadence part is a few KiB"
     );
 }

@@ -105,7 +105,7 @@ async fn gzip_when_asked_and_same_content() {
             .collect()
     };
     assert_eq!(names(&unzipped), names(&String::from_utf8(plain).unwrap()));
-    assert!(unzipped.starts_with(std::str::from_utf8(&state.encoded().text).unwrap()));
+    assert!(unzipped.starts_with(std::str::from_utf8(&state.encoded().text.bytes()).unwrap()));
 }
 
 /// Two orgs sharing one state: org0 healthy, org1 with a revoked refresh token.

@@ -293,7 +293,7 @@ async fn deactivations_and_deletions_are_logged_with_who_and_when() {
         "name=\"Cadence 00000\"",
         "module=Leads",
         "modified_by=\"Dana Ops\"",
-        "modified_time=2026-11-28T10:00:00-0700",
+        "modified_time=2026-11-28T17:00:00.000Z",
     ] {
         assert!(line.contains(part), "{part} missing from {line}");
     }

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::time::SystemTime;
 use zoho_cadences_exporter::fake_zoho::{generated_cadences, Route};
-use zoho_cadences_exporter::snapshot::{Cadence, OrgSnapshot};
+use zoho_cadences_exporter::snapshot::{Cadence, Interner, OrgSnapshot};
 use zoho_cadences_exporter::zoho::model::decode_cadences_page;
 
 /// One cadence as Zoho might send it, with the value the exporter must read from it.
@@ -81,9 +81,10 @@ proptest! {
         let body = json!({"cadences": cadences.iter().map(|c| c.json.clone()).collect::<Vec<_>>(), "info": {"more_records": false}});
         let page = decode_cadences_page(body.to_string().as_bytes()).expect("decodes");
         prop_assert_eq!(page.cadences.len(), cadences.len());
+        let mut texts = Interner::default();
         for (raw, expected) in page.cadences.into_iter().zip(&cadences) {
-            let cadence = Cadence::from_raw(raw);
-            prop_assert_eq!(&cadence.id, &expected.id.to_string());
+            let cadence = Cadence::from_raw(raw, &mut texts);
+            prop_assert_eq!(cadence.id.to_string(), expected.id.to_string());
             prop_assert_eq!(cadence.active, expected.active);
             prop_assert_eq!(cadence.modified, expected.modified.map(|m| m as f64));
         }
@@ -95,16 +96,16 @@ proptest! {
     ) {
         const MODULES: [&str; 4] = ["Leads", "Contacts", "Deals", "Vendors"];
         let cadences: Vec<Cadence> = entries.iter().map(|(id, module, active)| Cadence {
-            id: id.to_string(),
-            name: format!("n{id}"),
-            module: MODULES[*module].to_owned(),
+            id: id.to_string().into(),
+            name: format!("n{id}").into(),
+            module: MODULES[*module].into(),
             active: *active,
             ..Cadence::default()
         }).collect();
         let snapshot = OrgSnapshot::build(cadences.clone(), SystemTime::UNIX_EPOCH);
-        let mut last: std::collections::BTreeMap<String, &Cadence> = Default::default();
+        let mut last: std::collections::BTreeMap<&str, &Cadence> = Default::default();
         for c in &cadences {
-            last.insert(c.id.clone(), c);
+            last.insert(&c.id, c);
         }
         prop_assert_eq!(snapshot.cadences.len(), last.len());
         prop_assert_eq!(snapshot.active_count() + snapshot.inactive_count(), last.len() as u64);
@@ -114,7 +115,7 @@ proptest! {
         sorted.sort();
         prop_assert_eq!(keys, sorted);
         for cadence in &snapshot.cadences {
-            prop_assert_eq!(cadence.module.as_str(), last[&cadence.id].module.as_str(), "the later sighting wins");
+            prop_assert_eq!(&cadence.module, &last[&*cadence.id].module, "the later sighting wins");
         }
     }
 }

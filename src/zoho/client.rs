@@ -17,7 +17,7 @@
 
 use crate::config::OrgConfig;
 use crate::secret::Secret;
-use crate::snapshot::Cadence;
+use crate::snapshot::{Cadence, Interner};
 use crate::telemetry::{Endpoint, OrgTelemetry, RateLimit};
 use crate::zoho::datacenter::is_trusted_api_domain;
 use crate::zoho::model::decode_cadences_page;
@@ -263,6 +263,7 @@ impl ZohoClient {
             self.org.api_version.path()
         );
         let mut cadences = Vec::new();
+        let mut texts = Interner::default();
         for page in 1..=MAX_PAGES {
             let query = [
                 ("page", page.to_string()),
@@ -284,7 +285,12 @@ impl ZohoClient {
                 err
             })?;
             let received = decoded.cadences.len();
-            cadences.extend(decoded.cadences.into_iter().map(Cadence::from_raw));
+            cadences.extend(
+                decoded
+                    .cadences
+                    .into_iter()
+                    .map(|raw| Cadence::from_raw(raw, &mut texts)),
+            );
             let more = decoded
                 .info
                 .and_then(|info| info.more_records)
