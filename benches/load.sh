@@ -15,7 +15,7 @@
 # Parameters (environment): N cadences per org (10000), ORGS (1), INTERVAL between collections
 # (5s), PER_CADENCE metrics (true), DURATION of each wrk run (20s), THREADS (2), CONNECTIONS (8),
 # ROUNDS of the plain+gzip pair (2, alternating exporter and nginx), SETTLE collections to wait
-# for before measuring (3), EXPORTER_ENV: environment assignments for the exporter, e.g.
+# for before measuring (3), AFTER: seconds of RSS sampling once the load ends (15), EXPORTER_ENV: environment assignments for the exporter, e.g.
 # EXPORTER_ENV=MALLOC_MMAP_THRESHOLD_=131072 ("").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,7 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-8}
 ROUNDS=${ROUNDS:-2}
 SETTLE=${SETTLE:-3}
+AFTER=${AFTER:-15}
 EXPORTER_ENV=${EXPORTER_ENV:-}
 # Hard bound for every background process, whatever happens to this script.
 LIFETIME=${LIFETIME:-30m}
@@ -167,7 +168,18 @@ run_wrk() { # label url [header]
 declare -A total=()
 add() { total[$1]=$(awk -v a="${total[$1]:-0}" -v b="$2" 'BEGIN { printf "%.1f", a + b }'); }
 
-rss_before=$(rss_kib "$exporter_pid")
+# RSS is sampled every 0.5 s through every phase (idle, plain load, gzip load, after), since one
+# reading depends on where in its collection cycle the exporter happens to be.
+echo idle >"$work/phase"
+(
+  while rss=$(rss_kib "$exporter_pid" 2>/dev/null) && [ -n "$rss" ]; do
+    echo "$(cat "$work/phase") $rss"
+    sleep 0.5
+  done
+) >"$work/rss.samples" &
+sampler_pid=$!
+pids+=("$sampler_pid")
+sleep "$AFTER"
 echo "==> wrk: $THREADS threads, $CONNECTIONS connections, $DURATION per run, $ROUNDS round(s)"
 for round in $(seq "$ROUNDS"); do
   for encoding in plain gzip; do
@@ -177,14 +189,21 @@ for round in $(seq "$ROUNDS"); do
     if [ $((round % 2)) = 1 ]; then order=(exporter nginx); else order=(nginx exporter); fi
     for who in "${order[@]}"; do
       port=$exporter_port; [ "$who" = nginx ] && port=$nginx_port
+      if [ "$who" = exporter ]; then echo "$encoding" >"$work/phase"; else echo between >"$work/phase"; fi
       r=$(run_wrk "$who-$encoding-$round" "http://127.0.0.1:$port/metrics" "${header[@]}")
       printf '    round %d %-5s %-8s %10s scrapes/s\n' "$round" "$encoding" "$who" "$r"
       add "$who-$encoding" "$r"
     done
   done
 done
-rss_after=$(rss_kib "$exporter_pid")
+echo after >"$work/phase"
+sleep "$AFTER"
+kill "$sampler_pid" 2>/dev/null || true
 hwm=$(hwm_kib "$exporter_pid")
+rss_phase() { # phase: "mean .. max" of the samples taken in it
+  awk -v p="$1" '$1 == p { s += $2; n++; if ($2 > m) m = $2 }
+    END { if (n) printf "%.1f..%.1f MiB", s / n / 1024, m / 1024; else print "n/a" }' "$work/rss.samples"
+}
 uptime=$(($(date +%s) - started))
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -199,9 +218,9 @@ for encoding in plain gzip; do
 done
 printf 'body  plain %d bytes, gzip %d bytes (%sx smaller), %d bytes per org\n' \
   "$plain_bytes" "$gzip_bytes" "$(ratio "$plain_bytes" "$gzip_bytes")" $((plain_bytes / ORGS))
-printf 'rss   before load %s, after load %s, peak %s (uptime %ds, %s collections)\n' \
-  "$(mib "$rss_before")" "$(mib "$rss_after")" "$(mib "$hwm")" "$uptime" \
-  "$(metric_sum zoho_crm_collections_total)"
+printf 'rss   mean..max: idle %s, plain load %s, gzip load %s, %ds after load %s; peak %s (uptime %ds, %s collections)\n' \
+  "$(rss_phase idle)" "$(rss_phase plain)" "$(rss_phase gzip)" "$AFTER" "$(rss_phase after)" \
+  "$(mib "$hwm")" "$uptime" "$(metric_sum zoho_crm_collections_total)"
 printf 'collection  last duration (max over orgs) %ss; exporter CPU per org collection %ss (%s collections, no scrapes)\n' \
   "$(metric_max zoho_crm_collection_duration_seconds)" \
   "$(awk -v a="$cpu_idle_start" -v b="$cpu_idle_end" -v n=$((collections_end - collections_start)) 'BEGIN { printf "%.3f", (b - a) / n }')" \

@@ -13,7 +13,7 @@ use crate::snapshot::OrgSnapshot;
 use crate::telemetry::Telemetry;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::SystemTime;
 use tokio::sync::watch;
 
@@ -45,6 +45,19 @@ struct ExpositionSettings {
     analytics_enabled: bool,
 }
 
+/// Requests to re-encode the cadence part, numbered in order.
+#[derive(Debug, Default)]
+struct EncodingQueue {
+    /// The number of the latest request.
+    requested: u64,
+    /// Every request up to this number is in the published encoding.
+    encoded: u64,
+    /// Some thread is encoding now.
+    running: bool,
+    /// Encodings run so far.
+    runs: u64,
+}
+
 /// Cheap to clone; every clone is the same state.
 #[derive(Clone)]
 pub struct SharedState {
@@ -57,9 +70,10 @@ struct Inner {
     orgs: RwLock<BTreeMap<String, OrgStatus>>,
     encoded: RwLock<Arc<EncodedCadences>>,
     settings: RwLock<ExpositionSettings>,
-    /// Serializes re-encoding so that a slower encoding of older snapshots never replaces a
-    /// newer one.
-    encoding: Mutex<()>,
+    /// Re-encoding requests, served one encoding at a time and coalesced (see `reencode`).
+    encoding: Mutex<EncodingQueue>,
+    /// Signalled when an encoding finishes.
+    encoded_signal: Condvar,
     /// Bumped whenever a snapshot is published, so the enrollment and analytics loops can wait
     /// for an org's first one without polling.
     snapshots: watch::Sender<u64>,
@@ -82,7 +96,8 @@ impl SharedState {
                     enrollment_enabled: false,
                     analytics_enabled: false,
                 }),
-                encoding: Mutex::new(()),
+                encoding: Mutex::new(EncodingQueue::default()),
+                encoded_signal: Condvar::new(),
                 snapshots: watch::Sender::new(0),
             }),
         };
@@ -271,8 +286,43 @@ impl SharedState {
             .collect()
     }
 
+    /// Re-encodes the cadence part after a change of state, and returns once an encoding that
+    /// includes the change is published.
+    ///
+    /// One encoding runs at a time, and requests that arrive meanwhile are served together by
+    /// the next one: when many orgs finish their collections at about the same time (they start
+    /// together), the cadence part of all orgs is encoded a few times, not once per org. A
+    /// request is numbered after its change is stored, and an encoding reads the state after
+    /// taking the latest number, so it covers every request up to that number.
     fn reencode(&self) {
-        let _serialized = self.inner.encoding.lock().expect("encoding lock");
+        let mut queue = self.inner.encoding.lock().expect("encoding lock");
+        queue.requested += 1;
+        let mine = queue.requested;
+        while queue.encoded < mine {
+            if queue.running {
+                queue = self
+                    .inner
+                    .encoded_signal
+                    .wait(queue)
+                    .expect("encoding lock");
+                continue;
+            }
+            queue.running = true;
+            let covers = queue.requested;
+            drop(queue);
+            // Should encoding panic, the queue is released so that others can still encode.
+            let release = ReleaseOnUnwind(self);
+            self.encode_now();
+            std::mem::forget(release);
+            queue = self.inner.encoding.lock().expect("encoding lock");
+            queue.running = false;
+            queue.encoded = covers;
+            queue.runs += 1;
+            self.inner.encoded_signal.notify_all();
+        }
+    }
+
+    fn encode_now(&self) {
         let source = {
             let settings = self.inner.settings.read().expect("state lock");
             let orgs = self.inner.orgs.read().expect("state lock");
@@ -310,5 +360,78 @@ impl SharedState {
         };
         let encoded = Arc::new(EncodedCadences::encode(source));
         *self.inner.encoded.write().expect("state lock") = encoded;
+    }
+}
+
+/// Marks the encoding queue free again when an encoding unwinds.
+struct ReleaseOnUnwind<'a>(&'a SharedState);
+
+impl Drop for ReleaseOnUnwind<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut queue) = self.0.inner.encoding.lock() {
+            queue.running = false;
+        }
+        self.0.inner.encoded_signal.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Cadence, OrgSnapshot};
+
+    #[test]
+    fn requests_made_during_an_encoding_are_served_by_one_encoding() {
+        const ORGS: usize = 8;
+        let mut yaml = String::from("orgs:\n");
+        for n in 0..ORGS {
+            yaml.push_str(&format!(
+                "  - name: org{n}\n    client_id: c\n    client_secret: s\n    refresh_token: r\n"
+            ));
+        }
+        let state = SharedState::new(&Config::parse(&yaml).unwrap());
+        let (runs_before, requested_before) = {
+            let mut queue = state.inner.encoding.lock().unwrap();
+            queue.running = true; // as if an encoding were under way
+            (queue.runs, queue.requested)
+        };
+        let publishers: Vec<_> = (0..ORGS)
+            .map(|n| {
+                let state = state.clone();
+                std::thread::spawn(move || {
+                    let cadence = Cadence {
+                        id: n.to_string().into(),
+                        ..Cadence::default()
+                    };
+                    let snapshot = OrgSnapshot::build(vec![cadence], SystemTime::UNIX_EPOCH);
+                    state.publish_success(&format!("org{n}"), Arc::new(snapshot));
+                })
+            })
+            .collect();
+        // Every publisher has stored its snapshot and queued its request...
+        while state.inner.encoding.lock().unwrap().requested < requested_before + ORGS as u64 {
+            std::thread::yield_now();
+        }
+        // ...when the encoding under way ends without covering them.
+        {
+            let mut queue = state.inner.encoding.lock().unwrap();
+            queue.running = false;
+            state.inner.encoded_signal.notify_all();
+        }
+        for publisher in publishers {
+            publisher.join().unwrap();
+        }
+        assert_eq!(
+            state.inner.encoding.lock().unwrap().runs,
+            runs_before + 1,
+            "one encoding served every waiting request"
+        );
+        let text = String::from_utf8(state.encoded().text.bytes().to_vec()).unwrap();
+        for n in 0..ORGS {
+            assert!(
+                text.contains(&format!("org=\"org{n}\"")),
+                "org{n} missing from the encoding"
+            );
+        }
     }
 }
