@@ -130,7 +130,7 @@ fn scrape(c: &mut Criterion) {
     for count in [200, CADENCES] {
         let config = config(true);
         let state = SharedState::new(&config);
-        state.publish_success("acme", Arc::new(snapshot(count)));
+        runtime.block_on(state.publish_success("acme", Arc::new(snapshot(count))));
         let app = router(AppState {
             shared: state,
             telemetry_path: "/metrics".to_owned(),

@@ -115,7 +115,7 @@ impl OrgCollector {
                     cadences = snapshot.cadences.len(),
                     "collection complete"
                 );
-                self.state.publish_success(self.org(), snapshot);
+                self.state.publish_success(self.org(), snapshot).await;
                 Ok(())
             }
             Err(err) => {

@@ -498,7 +498,7 @@ async fn timed_pass<R>(
     deadline: Instant,
     pass: impl Future<Output = Result<R, ZohoError>>,
     cadences: impl Fn(&R) -> usize,
-    publish: impl FnOnce(R),
+    publish: impl AsyncFnOnce(R),
 ) -> Result<(), ZohoError> {
     let result = match tokio::time::timeout_at(deadline, pass).await {
         Ok(result) => result,
@@ -508,7 +508,7 @@ async fn timed_pass<R>(
         Ok(result) => {
             failures.succeeded(org, &format!("{kind} pass"));
             tracing::debug!(org, cadences = cadences(&result), "{kind} pass complete");
-            publish(result);
+            publish(result).await;
             Ok(())
         }
         Err(err) => {
@@ -566,9 +566,10 @@ impl EnrollmentCollector {
             deadline,
             fetch_enrollment(&self.client, &self.telemetry, &ids, deadline),
             |enrollment| enrollment.counts.len(),
-            |enrollment| {
+            async |enrollment| {
                 self.state
                     .publish_enrollment(self.org(), Arc::new(enrollment))
+                    .await
             },
         )
         .await
@@ -616,9 +617,10 @@ impl AnalyticsCollector {
             deadline,
             fetch_follow_ups_executed(&self.client, &self.telemetry, &active, window, deadline),
             |executed| executed.per_cadence.len(),
-            |executed| {
+            async |executed| {
                 self.state
                     .publish_follow_ups_executed(self.org(), Arc::new(executed))
+                    .await
             },
         )
         .await

@@ -13,7 +13,7 @@ use crate::snapshot::OrgSnapshot;
 use crate::telemetry::Telemetry;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 use tokio::sync::watch;
 
@@ -72,8 +72,8 @@ struct Inner {
     settings: RwLock<ExpositionSettings>,
     /// Re-encoding requests, served one encoding at a time and coalesced (see `reencode`).
     encoding: Mutex<EncodingQueue>,
-    /// Signalled when an encoding finishes.
-    encoded_signal: Condvar,
+    /// Sent to when an encoding finishes, for the publishers waiting on it.
+    encoded_signal: watch::Sender<()>,
     /// Bumped whenever a snapshot is published, so the enrollment and analytics loops can wait
     /// for an org's first one without polling.
     snapshots: watch::Sender<u64>,
@@ -97,7 +97,7 @@ impl SharedState {
                     analytics_enabled: false,
                 }),
                 encoding: Mutex::new(EncodingQueue::default()),
-                encoded_signal: Condvar::new(),
+                encoded_signal: watch::Sender::new(()),
                 snapshots: watch::Sender::new(0),
             }),
         };
@@ -150,7 +150,7 @@ impl SharedState {
             enrollment_enabled,
             analytics_enabled,
         };
-        self.reencode();
+        self.reencode_soon();
     }
 
     /// A receiver that sees a change whenever any org's snapshot is published.
@@ -178,7 +178,7 @@ impl SharedState {
     }
 
     /// A collection completed: its snapshot replaces the old one.
-    pub fn publish_success(&self, org: &str, snapshot: Arc<OrgSnapshot>) {
+    pub async fn publish_success(&self, org: &str, snapshot: Arc<OrgSnapshot>) {
         {
             let mut orgs = self.inner.orgs.write().expect("state lock");
             let Some(status) = orgs.get_mut(org) else {
@@ -190,12 +190,12 @@ impl SharedState {
             status.up = true;
             status.last_error = None;
         }
-        self.reencode();
+        self.reencode().await;
         self.inner.snapshots.send_modify(|n| *n += 1);
     }
 
     /// An enrollment pass completed: its result replaces the old one.
-    pub fn publish_enrollment(&self, org: &str, enrollment: Arc<Enrollment>) {
+    pub async fn publish_enrollment(&self, org: &str, enrollment: Arc<Enrollment>) {
         if !self
             .inner
             .settings
@@ -212,11 +212,11 @@ impl SharedState {
             };
             status.enrollment = Some(enrollment);
         }
-        self.reencode();
+        self.reencode().await;
     }
 
     /// An analytics pass completed: its result replaces the old one.
-    pub fn publish_follow_ups_executed(&self, org: &str, executed: Arc<FollowUpsExecuted>) {
+    pub async fn publish_follow_ups_executed(&self, org: &str, executed: Arc<FollowUpsExecuted>) {
         if !self
             .inner
             .settings
@@ -233,7 +233,7 @@ impl SharedState {
             };
             status.follow_ups_executed = Some(executed);
         }
-        self.reencode();
+        self.reencode().await;
     }
 
     /// The org's last complete enrollment result, if any.
@@ -290,35 +290,75 @@ impl SharedState {
     /// includes the change is published.
     ///
     /// One encoding runs at a time, and requests that arrive meanwhile are served together by
-    /// the next one: when many orgs finish their collections at about the same time (they start
-    /// together), the cadence part of all orgs is encoded a few times, not once per org. A
-    /// request is numbered after its change is stored, and an encoding reads the state after
-    /// taking the latest number, so it covers every request up to that number.
-    fn reencode(&self) {
+    /// its next round: when many orgs finish their collections at about the same time (they
+    /// start together), the cadence part of all orgs is encoded a few times, not once per org.
+    /// Waiting is asynchronous, so that the runtime's workers go on finishing the collections
+    /// whose requests the next round serves. A request is numbered after its change is stored,
+    /// and a round reads the state after taking the latest number, so it covers every request
+    /// up to that number.
+    async fn reencode(&self) {
+        let mut finished = self.inner.encoded_signal.subscribe();
+        let (mine, encoder) = self.request_encoding();
+        if encoder {
+            self.encode_requests();
+            return;
+        }
+        loop {
+            {
+                let mut queue = self.inner.encoding.lock().expect("encoding lock");
+                if queue.encoded >= mine {
+                    return;
+                }
+                if !queue.running {
+                    // The encoder stopped without covering this request (it panicked).
+                    queue.running = true;
+                    drop(queue);
+                    self.encode_requests();
+                    return;
+                }
+            }
+            let _ = finished.changed().await;
+        }
+    }
+
+    /// Re-encodes without waiting, for changes made outside the runtime (construction,
+    /// reloads): encodes now unless an encoding is under way, whose next round covers this.
+    fn reencode_soon(&self) {
+        if let (_, true) = self.request_encoding() {
+            self.encode_requests();
+        }
+    }
+
+    /// Numbers a request; true when no encoding is under way and the caller must encode.
+    fn request_encoding(&self) -> (u64, bool) {
         let mut queue = self.inner.encoding.lock().expect("encoding lock");
         queue.requested += 1;
-        let mine = queue.requested;
-        while queue.encoded < mine {
-            if queue.running {
-                queue = self
-                    .inner
-                    .encoded_signal
-                    .wait(queue)
-                    .expect("encoding lock");
-                continue;
-            }
-            queue.running = true;
-            let covers = queue.requested;
-            drop(queue);
-            // Should encoding panic, the queue is released so that others can still encode.
-            let release = ReleaseOnUnwind(self);
+        let encoder = !std::mem::replace(&mut queue.running, true);
+        (queue.requested, encoder)
+    }
+
+    /// Encodes in rounds until no request is left uncovered, then frees the queue.
+    fn encode_requests(&self) {
+        loop {
+            let covers = self.inner.encoding.lock().expect("encoding lock").requested;
+            let unwinding = ServeOnPanic {
+                state: self,
+                covers,
+            };
             self.encode_now();
-            std::mem::forget(release);
-            queue = self.inner.encoding.lock().expect("encoding lock");
-            queue.running = false;
-            queue.encoded = covers;
-            queue.runs += 1;
-            self.inner.encoded_signal.notify_all();
+            std::mem::forget(unwinding);
+            let done = {
+                let mut queue = self.inner.encoding.lock().expect("encoding lock");
+                queue.encoded = covers;
+                queue.runs += 1;
+                let done = queue.requested == covers;
+                queue.running = !done;
+                done
+            };
+            self.inner.encoded_signal.send_replace(());
+            if done {
+                return;
+            }
         }
     }
 
@@ -363,15 +403,21 @@ impl SharedState {
     }
 }
 
-/// Marks the encoding queue free again when an encoding unwinds.
-struct ReleaseOnUnwind<'a>(&'a SharedState);
+/// Should an encoding panic, its requests count as served (the previous encoding stays), the
+/// queue is freed and waiting publishers are woken: a later change encodes again, and nothing
+/// waits forever.
+struct ServeOnPanic<'a> {
+    state: &'a SharedState,
+    covers: u64,
+}
 
-impl Drop for ReleaseOnUnwind<'_> {
+impl Drop for ServeOnPanic<'_> {
     fn drop(&mut self) {
-        if let Ok(mut queue) = self.0.inner.encoding.lock() {
+        if let Ok(mut queue) = self.state.inner.encoding.lock() {
+            queue.encoded = queue.encoded.max(self.covers);
             queue.running = false;
         }
-        self.0.inner.encoded_signal.notify_all();
+        self.state.inner.encoded_signal.send_replace(());
     }
 }
 
@@ -380,8 +426,8 @@ mod tests {
     use super::*;
     use crate::snapshot::{Cadence, OrgSnapshot};
 
-    #[test]
-    fn requests_made_during_an_encoding_are_served_by_one_encoding() {
+    #[tokio::test]
+    async fn requests_made_during_an_encoding_are_served_by_one_encoding() {
         const ORGS: usize = 8;
         let mut yaml = String::from("orgs:\n");
         for n in 0..ORGS {
@@ -398,28 +444,28 @@ mod tests {
         let publishers: Vec<_> = (0..ORGS)
             .map(|n| {
                 let state = state.clone();
-                std::thread::spawn(move || {
+                tokio::spawn(async move {
                     let cadence = Cadence {
                         id: n.to_string().into(),
                         ..Cadence::default()
                     };
                     let snapshot = OrgSnapshot::build(vec![cadence], SystemTime::UNIX_EPOCH);
-                    state.publish_success(&format!("org{n}"), Arc::new(snapshot));
+                    state
+                        .publish_success(&format!("org{n}"), Arc::new(snapshot))
+                        .await;
                 })
             })
             .collect();
         // Every publisher has stored its snapshot and queued its request...
         while state.inner.encoding.lock().unwrap().requested < requested_before + ORGS as u64 {
-            std::thread::yield_now();
+            tokio::task::yield_now().await;
         }
-        // ...when the encoding under way ends without covering them.
-        {
-            let mut queue = state.inner.encoding.lock().unwrap();
-            queue.running = false;
-            state.inner.encoded_signal.notify_all();
-        }
+        assert!(publishers.iter().all(|p| !p.is_finished()), "they wait");
+        // ...when the encoding under way ends (it panicked) without covering them.
+        state.inner.encoding.lock().unwrap().running = false;
+        state.inner.encoded_signal.send_replace(());
         for publisher in publishers {
-            publisher.join().unwrap();
+            publisher.await.unwrap();
         }
         assert_eq!(
             state.inner.encoding.lock().unwrap().runs,
