@@ -171,7 +171,7 @@ impl EncodedCadences {
         // never holds more than one plain copy.
         let (text, text_gzip) = encode_cadence_part(&registry, Format::Text);
         let (openmetrics, openmetrics_gzip) = encode_cadence_part(&registry, Format::OpenMetrics);
-        release_freed_memory();
+        crate::malloc::release_freed();
         EncodedCadences {
             openmetrics,
             text,
@@ -236,35 +236,6 @@ fn exact_bytes(text: String) -> Bytes {
     let mut bytes = text.into_bytes();
     bytes.shrink_to_fit();
     Bytes::from(bytes)
-}
-
-/// Gives the memory of the previous encoding back to the system.
-///
-/// The exporter's large buffers (page bodies, encoded parts, the plain text inflated for plain
-/// scrapes: 11 MiB at 10,000 cadences) are replaced every collection. glibc raises its mmap
-/// threshold to the largest buffer freed (up to 32 MiB), after which such buffers come from
-/// arena heaps that keep freed memory: measured at 10,000 cadences, 50 MiB resident instead of
-/// 30. So the threshold is fixed at glibc's default of 128 KiB once, which keeps large buffers
-/// mapped on their own and returned whole when freed, and each encoding trims what the heaps
-/// hold free.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
-            fn malloc_trim(pad: usize) -> std::ffi::c_int;
-        }
-        const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
-        static FIXED_THRESHOLD: std::sync::Once = std::sync::Once::new();
-        // SAFETY: mallopt and malloc_trim only change how glibc's allocator obtains and returns
-        // memory; they have no preconditions and may be called from any thread at any time.
-        FIXED_THRESHOLD.call_once(|| unsafe {
-            mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-        });
-        unsafe {
-            malloc_trim(0);
-        }
-    }
 }
 
 /// Encodes the live registry in `format`, closing OpenMetrics with `# EOF`.

@@ -17,7 +17,8 @@
 //! - [`web_config`] and [`tls`]: `--web.config.file` (exporter-toolkit format): TLS, mutual TLS,
 //!   basic auth and extra headers, re-read when the files change.
 //! - [`fake_zoho`] and [`demo`]: the simulated Zoho behind `--demo` and every test.
-//! - [`secret`], [`logging`]: redacted secrets and log formats.
+//! - [`secret`], [`logging`]: redacted secrets and log formats; [`malloc`]: how glibc's allocator
+//!   holds and returns memory.
 //! - [`fuzzing`]: the entry points of the fuzz targets and their corpus replay.
 
 pub mod collector;
@@ -31,6 +32,7 @@ pub mod fake_zoho;
 pub mod fuzzing;
 pub mod http;
 pub mod logging;
+pub mod malloc;
 pub mod secret;
 pub mod server;
 pub mod snapshot;

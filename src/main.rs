@@ -54,6 +54,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    zoho_cadences_exporter::malloc::configure();
     let args = Args::parse();
     logging::init(args.log_level, args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
