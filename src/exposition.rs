@@ -75,7 +75,7 @@ impl Format {
 }
 
 /// The cadence part of the exposition, in both formats, plain and gzipped.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct EncodedCadences {
     pub openmetrics: PlainPart,
     pub text: PlainPart,
@@ -94,16 +94,6 @@ pub struct PlainPart {
     kept: Option<Bytes>,
     /// The inflated bytes of a large part, while any response holds them.
     shared: Mutex<Weak<Vec<u8>>>,
-}
-
-impl Clone for PlainPart {
-    fn clone(&self) -> PlainPart {
-        PlainPart {
-            gzip: self.gzip.clone(),
-            kept: self.kept.clone(),
-            shared: Mutex::new(self.shared.lock().expect("plain part lock").clone()),
-        }
-    }
 }
 
 /// Plain parts up to this size are kept as they are: inflating them would save little memory.
