@@ -250,27 +250,44 @@ pub fn encode_live(live: &Registry, format: Format) -> String {
 pub fn scrape_parts(
     cadences: &EncodedCadences,
     live: &Registry,
+    live_gzip: &LiveGzip,
     format: Format,
     gzipped: bool,
 ) -> [Bytes; 2] {
     let cadence_part = cadences.part(format, gzipped);
     let live_part = encode_live(live, format);
     let live_part = if gzipped {
-        gzip_with(live_part.as_bytes(), LIVE_GZIP_LEVEL)
+        live_gzip.gzip(format, live_part)
     } else {
         Bytes::from(live_part)
     };
     [cadence_part, live_part]
 }
 
-/// The whole scrape body in one buffer (for `--once` and tests; the HTTP layer sends the parts).
-pub fn scrape_body(
-    cadences: &EncodedCadences,
-    live: &Registry,
-    format: Format,
-    gzipped: bool,
-) -> Vec<u8> {
-    scrape_parts(cadences, live, format, gzipped).concat()
+/// The gzip member of the last live part gzipped, per format. Between collections the live part
+/// is the same text from scrape to scrape (the process metrics change at most once a second), and
+/// gzipping it was most of a gzip scrape's cost; a scrape whose live text equals the last one
+/// sends the same member. Never stale: the member is reused only for the very same text.
+#[derive(Debug, Default)]
+pub struct LiveGzip {
+    last: Mutex<[Option<(String, Bytes)>; 2]>,
+}
+
+impl LiveGzip {
+    fn gzip(&self, format: Format, text: String) -> Bytes {
+        let slot = match format {
+            Format::OpenMetrics => 0,
+            Format::Text => 1,
+        };
+        if let Some((last_text, member)) = &self.last.lock().expect("live gzip lock")[slot] {
+            if *last_text == text {
+                return member.clone();
+            }
+        }
+        let member = gzip_with(text.as_bytes(), LIVE_GZIP_LEVEL);
+        self.last.lock().expect("live gzip lock")[slot] = Some((text, member.clone()));
+        member
+    }
 }
 
 pub fn gzip(data: &[u8]) -> Bytes {
@@ -726,6 +743,46 @@ mod tests {
                 .unwrap();
             assert_eq!(decoded, data);
         }
+    }
+
+    #[test]
+    fn a_live_part_equal_to_the_last_one_is_sent_as_the_same_gzip_member() {
+        use prometheus_client::metrics::counter::Counter;
+        let mut live = Registry::default();
+        let requests = Counter::<u64>::default();
+        live.register("requests", "Requests", requests.clone());
+        let cache = LiveGzip::default();
+        let cadences = EncodedCadences::default();
+        let live_member = |format| scrape_parts(&cadences, &live, &cache, format, true)[1].clone();
+        let inflate = |member: &Bytes| {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&member[..])
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        };
+
+        let first = live_member(Format::Text);
+        let again = live_member(Format::Text);
+        assert_eq!(first.as_ptr(), again.as_ptr(), "same text, same member");
+        assert!(inflate(&first).contains("requests_total 0\n"));
+
+        requests.inc();
+        let changed = live_member(Format::Text);
+        assert_ne!(first.as_ptr(), changed.as_ptr());
+        assert!(
+            inflate(&changed).contains("requests_total 1\n"),
+            "never stale"
+        );
+
+        let openmetrics = live_member(Format::OpenMetrics);
+        assert!(inflate(&openmetrics).ends_with("# EOF\n"));
+        let text_again = live_member(Format::Text);
+        assert_eq!(
+            changed.as_ptr(),
+            text_again.as_ptr(),
+            "each format keeps its own"
+        );
     }
 
     #[test]

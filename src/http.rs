@@ -4,7 +4,7 @@
 //! [`router`] is kept apart from serving so tests drive it with `oneshot`, no socket needed.
 //! Handlers only read [`SharedState`]; nothing here ever calls Zoho.
 
-use crate::exposition::{scrape_parts, Format};
+use crate::exposition::Format;
 use crate::state::SharedState;
 use axum::body::Body;
 use axum::extract::State;
@@ -75,8 +75,7 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
     };
     let format = Format::negotiate(header_text(header::ACCEPT));
     let gzipped = accepts_gzip(header_text(header::ACCEPT_ENCODING));
-    let encoded = app.shared.encoded();
-    let parts = scrape_parts(&encoded, app.shared.live_registry(), format, gzipped);
+    let parts = app.shared.scrape_parts(format, gzipped);
     let length: usize = parts.iter().map(Bytes::len).sum();
     let mut response = Response::new(Body::from_stream(BodyParts(parts.into_iter())));
     let headers = response.headers_mut();

@@ -206,12 +206,7 @@ pub async fn collect_once(config: &Config) -> (String, bool) {
         }
     });
     let results = join_all(collections).await;
-    let body = crate::exposition::scrape_body(
-        &state.encoded(),
-        state.live_registry(),
-        crate::exposition::Format::Text,
-        false,
-    );
+    let body = state.scrape_body(crate::exposition::Format::Text, false);
     (
         String::from_utf8(body).expect("the exposition is UTF-8"),
         results.iter().all(|ok| *ok),

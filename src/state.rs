@@ -8,9 +8,10 @@
 use crate::config::Config;
 use crate::enrollment::{Enrollment, FollowUpsExecuted};
 use crate::expectations::Expectation;
-use crate::exposition::{CadenceSource, EncodedCadences};
+use crate::exposition::{scrape_parts, CadenceSource, EncodedCadences, Format, LiveGzip};
 use crate::snapshot::OrgSnapshot;
 use crate::telemetry::Telemetry;
+use bytes::Bytes;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -67,6 +68,7 @@ pub struct SharedState {
 struct Inner {
     telemetry: Arc<Telemetry>,
     live: Registry,
+    live_gzip: LiveGzip,
     orgs: RwLock<BTreeMap<String, OrgStatus>>,
     encoded: RwLock<Arc<EncodedCadences>>,
     settings: RwLock<ExpositionSettings>,
@@ -87,6 +89,7 @@ impl SharedState {
             inner: Arc::new(Inner {
                 telemetry,
                 live,
+                live_gzip: LiveGzip::default(),
                 orgs: RwLock::new(BTreeMap::new()),
                 encoded: RwLock::new(Arc::new(EncodedCadences::default())),
                 settings: RwLock::new(ExpositionSettings {
@@ -115,6 +118,23 @@ impl SharedState {
 
     pub fn encoded(&self) -> Arc<EncodedCadences> {
         self.inner.encoded.read().expect("state lock").clone()
+    }
+
+    /// A scrape body as its two parts (cadence part, live part), for the HTTP layer.
+    pub fn scrape_parts(&self, format: Format, gzipped: bool) -> [Bytes; 2] {
+        scrape_parts(
+            &self.encoded(),
+            &self.inner.live,
+            &self.inner.live_gzip,
+            format,
+            gzipped,
+        )
+    }
+
+    /// The whole scrape body in one buffer (for `--once` and tests; the HTTP layer sends the
+    /// parts).
+    pub fn scrape_body(&self, format: Format, gzipped: bool) -> Vec<u8> {
+        self.scrape_parts(format, gzipped).concat()
     }
 
     /// Takes on a (re)loaded config: orgs no longer configured lose their snapshot and every

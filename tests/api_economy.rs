@@ -6,7 +6,7 @@
 mod common;
 
 use common::{collectors, config_for, samples, scrape, single, value};
-use zoho_cadences_exporter::exposition::{scrape_body, Format};
+use zoho_cadences_exporter::exposition::Format;
 use zoho_cadences_exporter::fake_zoho::{generated_cadences, FakeZoho, Route};
 
 #[tokio::test]
@@ -133,9 +133,8 @@ async fn gzip_is_at_least_ten_times_smaller_than_plain_at_10000_cadences() {
     let (_fake, state, collector) = single(generated_cadences(10_000), "").await;
     collector.collect_once().await.unwrap();
     for format in [Format::Text, Format::OpenMetrics] {
-        let encoded = state.encoded();
-        let plain = scrape_body(&encoded, state.live_registry(), format, false);
-        let gzipped = scrape_body(&encoded, state.live_registry(), format, true);
+        let plain = state.scrape_body(format, false);
+        let gzipped = state.scrape_body(format, true);
         assert!(
             plain.len() >= 10 * gzipped.len(),
             "{format:?}: plain {} bytes, gzip {} bytes",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use zoho_cadences_exporter::collector::OrgCollector;
 use zoho_cadences_exporter::config::Config;
-use zoho_cadences_exporter::exposition::{scrape_body, Format};
+use zoho_cadences_exporter::exposition::Format;
 use zoho_cadences_exporter::fake_zoho::FakeZoho;
 use zoho_cadences_exporter::state::SharedState;
 use zoho_cadences_exporter::zoho::client::{http_client, Limits, ZohoClient};
@@ -72,13 +72,7 @@ pub async fn single(
 
 /// The whole text-format exposition, as a scrape would see it.
 pub fn scrape(state: &SharedState) -> String {
-    String::from_utf8(scrape_body(
-        &state.encoded(),
-        state.live_registry(),
-        Format::Text,
-        false,
-    ))
-    .expect("UTF-8")
+    String::from_utf8(state.scrape_body(Format::Text, false)).expect("UTF-8")
 }
 
 /// Samples of a text exposition: `name{labels}` to value.
