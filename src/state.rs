@@ -59,6 +59,23 @@ struct EncodingQueue {
     runs: u64,
 }
 
+impl OrgStatus {
+    /// Records enrolled in the cadences of the current snapshot, from the last complete
+    /// enrollment pass (cadences gone since are left out, as in the exposition); `None` before
+    /// the first pass or when enrollment is off.
+    pub fn enrolled_records(&self) -> Option<u64> {
+        let enrollment = self.enrollment.as_ref()?;
+        let snapshot = self.snapshot.as_ref()?;
+        Some(
+            snapshot
+                .cadences
+                .iter()
+                .filter_map(|c| enrollment.counts.get(&*c.id))
+                .sum(),
+        )
+    }
+}
+
 /// Cheap to clone; every clone is the same state.
 #[derive(Clone)]
 pub struct SharedState {

@@ -582,3 +582,22 @@ async fn the_demo_shows_an_idle_and_a_stalled_cadence() {
     assert!(sum(&text, "zoho_crm_enrolled_records", &[]) > 1_000.0);
     promtool_check_metrics(&text);
 }
+
+#[tokio::test]
+async fn the_status_page_total_covers_the_cadences_of_the_current_snapshot() {
+    let cadences = generated_cadences(3);
+    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    let enrolled_records = || state.statuses()[0].1.enrolled_records();
+    collector.collect_once().await.unwrap();
+    assert_eq!(enrolled_records(), None, "no enrollment pass yet");
+    for (n, c) in cadences.iter().enumerate() {
+        fake.set_enrolled(&id(c), 10 * (n as u64 + 1));
+    }
+    collect_and_count(&collector, &enrollment_for(&collector, &config)).await;
+    assert_eq!(enrolled_records(), Some(10 + 20 + 30));
+
+    // The third cadence is deleted; until the next pass, the total leaves it out.
+    fake.set_cadences(cadences[..2].to_vec());
+    collector.collect_once().await.unwrap();
+    assert_eq!(enrolled_records(), Some(10 + 20));
+}
