@@ -134,7 +134,7 @@ impl OrgCollector {
     fn note_changes(&self, snapshot: &OrgSnapshot) {
         let org = self.org();
         self.telemetry
-            .init_transition_counters(snapshot.modules.keys().map(String::as_str));
+            .init_transition_counters(snapshot.modules.keys().map(|m| &**m));
         if let Some(previous) = self.state.snapshot(org) {
             for transition in transitions(&previous, snapshot) {
                 let (event, cadence) = match transition {

@@ -447,7 +447,7 @@ impl prometheus_client::collector::Collector for CadenceSource {
                         (
                             [
                                 ("org", org.as_str()),
-                                ("module", module.as_str()),
+                                ("module", &**module),
                                 ("status", status),
                             ],
                             ConstGauge::new(n as i64),
@@ -465,7 +465,7 @@ impl prometheus_client::collector::Collector for CadenceSource {
                 snapshot.modules.iter().flat_map(move |(module, totals)| {
                     totals.follow_ups.iter().map(move |(channel, n)| {
                         (
-                            [("org", org.as_str()), ("module", module.as_str()), ("channel", channel.as_str())],
+                            [("org", org.as_str()), ("module", &**module), ("channel", &**channel)],
                             ConstGauge::new(*n as i64),
                         )
                     })

@@ -107,19 +107,20 @@ impl Cadence {
     }
 }
 
-/// Per-module totals for the aggregate metrics.
+/// Per-module totals for the aggregate metrics. Keyed by the cadences' own shared texts, so
+/// totalling thousands of cadences allocates nothing per cadence.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModuleTotals {
     pub active: u64,
     pub inactive: u64,
-    pub follow_ups: BTreeMap<String, u64>,
+    pub follow_ups: BTreeMap<Arc<str>, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrgSnapshot {
     /// Sorted by module, name and id, one entry per id.
     pub cadences: Vec<Cadence>,
-    pub modules: BTreeMap<String, ModuleTotals>,
+    pub modules: BTreeMap<Arc<str>, ModuleTotals>,
     pub collected_at: SystemTime,
 }
 
@@ -145,12 +146,12 @@ impl OrgSnapshot {
                     .flat_map(|c| c.follow_ups.iter().map(|(ch, _)| &**ch)),
             )
             .collect();
-        let mut modules: BTreeMap<String, ModuleTotals> = BTreeMap::new();
+        let mut modules: BTreeMap<Arc<str>, ModuleTotals> = BTreeMap::new();
         for cadence in &cadences {
             let totals = modules
-                .entry(cadence.module.to_string())
+                .entry(cadence.module.clone())
                 .or_insert_with(|| ModuleTotals {
-                    follow_ups: channels.iter().map(|ch| ((*ch).to_owned(), 0)).collect(),
+                    follow_ups: channels.iter().map(|ch| (Arc::from(*ch), 0)).collect(),
                     ..ModuleTotals::default()
                 });
             if cadence.active {
@@ -159,7 +160,7 @@ impl OrgSnapshot {
                 totals.inactive += 1;
             }
             for (channel, count) in &cadence.follow_ups {
-                *totals.follow_ups.entry(channel.to_string()).or_default() += count;
+                *totals.follow_ups.entry(channel.clone()).or_default() += count;
             }
         }
         OrgSnapshot {
@@ -231,7 +232,7 @@ mod tests {
             (0, 1),
             "the later sighting wins"
         );
-        let channels: Vec<&str> = leads.follow_ups.keys().map(String::as_str).collect();
+        let channels: Vec<&str> = leads.follow_ups.keys().map(|ch| &**ch).collect();
         assert_eq!(channels, ["call", "email", "task", "whatsapp"]);
         assert_eq!(leads.follow_ups["email"], 2);
         assert_eq!(snapshot.modules["Deals"].follow_ups["task"], 0);
