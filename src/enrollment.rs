@@ -550,6 +550,23 @@ pub struct EnrollmentCollector {
 }
 
 impl EnrollmentCollector {
+    /// The loop of the client's org, when enrollment is on and the org's API version has it.
+    pub fn wanted(
+        config: &Config,
+        client: &Arc<ZohoClient>,
+        state: &SharedState,
+    ) -> Option<EnrollmentCollector> {
+        let org = client.org();
+        (supported(org) && config.enrollment.enabled).then(|| EnrollmentCollector {
+            client: client.clone(),
+            state: state.clone(),
+            telemetry: state.telemetry().org(&org.name),
+            config: config.enrollment.clone(),
+            deadline: enrollment_deadline(config),
+            failures: FailureLog::default(),
+        })
+    }
+
     fn org(&self) -> &str {
         &self.client.org().name
     }
@@ -601,6 +618,24 @@ pub struct AnalyticsCollector {
 }
 
 impl AnalyticsCollector {
+    /// The loop of the client's org, when analytics is wanted ([`analytics_wanted`]) and the
+    /// org's API version has it.
+    pub fn wanted(
+        config: &Config,
+        client: &Arc<ZohoClient>,
+        state: &SharedState,
+    ) -> Option<AnalyticsCollector> {
+        let org = client.org();
+        (supported(org) && analytics_wanted(config)).then(|| AnalyticsCollector {
+            client: client.clone(),
+            state: state.clone(),
+            telemetry: state.telemetry().org(&org.name),
+            config: config.analytics.clone(),
+            deadline: analytics_deadline(config),
+            failures: FailureLog::default(),
+        })
+    }
+
     fn org(&self) -> &str {
         &self.client.org().name
     }

@@ -187,7 +187,8 @@ pub async fn collect_once(config: &Config) -> (String, bool) {
             config.interval,
             deadline,
         );
-        let side_passes = side_passes(config, org, &client, &state);
+        let enrollment = crate::enrollment::EnrollmentCollector::wanted(config, &client, &state);
+        let analytics = crate::enrollment::AnalyticsCollector::wanted(config, &client, &state);
         let state = state.clone();
         let org = org.name.clone();
         async move {
@@ -195,7 +196,6 @@ pub async fn collect_once(config: &Config) -> (String, bool) {
             let snapshot = state
                 .snapshot(&org)
                 .expect("a successful collection publishes a snapshot");
-            let (enrollment, analytics) = side_passes;
             if let Some(enrollment) = enrollment {
                 enrollment.collect_once(&snapshot).await?;
             }
@@ -211,40 +211,6 @@ pub async fn collect_once(config: &Config) -> (String, bool) {
         String::from_utf8(body).expect("the exposition is UTF-8"),
         results.iter().all(|ok| *ok),
     )
-}
-
-/// The enrollment and analytics passes `--once` runs for an org, where they are on.
-fn side_passes(
-    config: &Config,
-    org: &crate::config::OrgConfig,
-    client: &std::sync::Arc<crate::zoho::client::ZohoClient>,
-    state: &SharedState,
-) -> (
-    Option<crate::enrollment::EnrollmentCollector>,
-    Option<crate::enrollment::AnalyticsCollector>,
-) {
-    let supported = crate::enrollment::supported(org);
-    let telemetry = state.telemetry().org(&org.name);
-    let enrollment =
-        (supported && config.enrollment.enabled).then(|| crate::enrollment::EnrollmentCollector {
-            client: client.clone(),
-            state: state.clone(),
-            telemetry: telemetry.clone(),
-            config: config.enrollment.clone(),
-            deadline: crate::enrollment::enrollment_deadline(config),
-            failures: Default::default(),
-        });
-    let analytics = (supported && crate::enrollment::analytics_wanted(config)).then(|| {
-        crate::enrollment::AnalyticsCollector {
-            client: client.clone(),
-            state: state.clone(),
-            telemetry,
-            config: config.analytics.clone(),
-            deadline: crate::enrollment::analytics_deadline(config),
-            failures: Default::default(),
-        }
-    });
-    (enrollment, analytics)
 }
 
 /// Runs the futures as tasks, concurrently, and tells for each whether it succeeded.

@@ -140,7 +140,7 @@ impl Supervisor {
                     ))
                 }
             };
-            let (enrollment, analytics) = self.side_loops(org, config, &client, side_loops);
+            let (enrollment, analytics) = self.side_loops(config, &client, side_loops);
             if let Some(mut previous) = previous {
                 if Arc::ptr_eq(&previous.client, &client)
                     && previous.interval == config.interval
@@ -180,7 +180,6 @@ impl Supervisor {
     /// Keeps, restarts, starts or stops the org's enrollment and analytics loops.
     fn side_loops(
         &self,
-        org: &OrgConfig,
         config: &Config,
         client: &Arc<ZohoClient>,
         (enrollment, analytics): (
@@ -191,50 +190,38 @@ impl Supervisor {
         Option<SideLoop<EnrollmentConfig>>,
         Option<SideLoop<AnalyticsConfig>>,
     ) {
-        let supported = crate::enrollment::supported(org);
-        let telemetry = self.state.telemetry().org(&org.name);
-
-        let deadline = crate::enrollment::enrollment_deadline(config);
-        let enrollment = match enrollment {
-            _ if !(supported && config.enrollment.enabled) => None,
-            Some(running) if running.runs(&config.enrollment, deadline, client) => Some(running),
-            _ => Some(SideLoop {
-                settings: config.enrollment.clone(),
-                deadline,
+        let enrollment = match (
+            EnrollmentCollector::wanted(config, client, &self.state),
+            enrollment,
+        ) {
+            (None, _) => None,
+            (Some(wanted), Some(running))
+                if running.runs(&wanted.config, wanted.deadline, client) =>
+            {
+                Some(running)
+            }
+            (Some(wanted), _) => Some(SideLoop {
+                settings: wanted.config.clone(),
+                deadline: wanted.deadline,
                 client: client.clone(),
-                task: tokio::spawn(
-                    EnrollmentCollector {
-                        client: client.clone(),
-                        state: self.state.clone(),
-                        telemetry: telemetry.clone(),
-                        config: config.enrollment.clone(),
-                        deadline,
-                        failures: Default::default(),
-                    }
-                    .run(),
-                ),
+                task: tokio::spawn(wanted.run()),
             }),
         };
-
-        let deadline = crate::enrollment::analytics_deadline(config);
-        let analytics = match analytics {
-            _ if !(supported && crate::enrollment::analytics_wanted(config)) => None,
-            Some(running) if running.runs(&config.analytics, deadline, client) => Some(running),
-            _ => Some(SideLoop {
-                settings: config.analytics.clone(),
-                deadline,
+        let analytics = match (
+            AnalyticsCollector::wanted(config, client, &self.state),
+            analytics,
+        ) {
+            (None, _) => None,
+            (Some(wanted), Some(running))
+                if running.runs(&wanted.config, wanted.deadline, client) =>
+            {
+                Some(running)
+            }
+            (Some(wanted), _) => Some(SideLoop {
+                settings: wanted.config.clone(),
+                deadline: wanted.deadline,
                 client: client.clone(),
-                task: tokio::spawn(
-                    AnalyticsCollector {
-                        client: client.clone(),
-                        state: self.state.clone(),
-                        telemetry,
-                        config: config.analytics.clone(),
-                        deadline,
-                        failures: Default::default(),
-                    }
-                    .run(),
-                ),
+                task: tokio::spawn(wanted.run()),
             }),
         };
         (enrollment, analytics)
