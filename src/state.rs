@@ -34,6 +34,23 @@ pub struct OrgStatus {
     pub follow_ups_executed: Option<Arc<FollowUpsExecuted>>,
 }
 
+impl OrgStatus {
+    /// Records enrolled in the cadences of the current snapshot, from the last complete
+    /// enrollment pass (cadences gone since are left out, as in the exposition); `None` before
+    /// the first pass or when enrollment is off.
+    pub fn enrolled_records(&self) -> Option<u64> {
+        let enrollment = self.enrollment.as_ref()?;
+        let snapshot = self.snapshot.as_ref()?;
+        Some(
+            snapshot
+                .cadences
+                .iter()
+                .filter_map(|c| enrollment.counts.get(&*c.id))
+                .sum(),
+        )
+    }
+}
+
 #[derive(Debug)]
 struct ExpositionSettings {
     /// Org names in config order: the exposition lists orgs in this order.
@@ -55,25 +72,8 @@ struct EncodingQueue {
     encoded: u64,
     /// Some thread is encoding now.
     running: bool,
-    /// Encodings run so far.
+    /// Encodings run so far (what the coalescing test counts).
     runs: u64,
-}
-
-impl OrgStatus {
-    /// Records enrolled in the cadences of the current snapshot, from the last complete
-    /// enrollment pass (cadences gone since are left out, as in the exposition); `None` before
-    /// the first pass or when enrollment is off.
-    pub fn enrolled_records(&self) -> Option<u64> {
-        let enrollment = self.enrollment.as_ref()?;
-        let snapshot = self.snapshot.as_ref()?;
-        Some(
-            snapshot
-                .cadences
-                .iter()
-                .filter_map(|c| enrollment.counts.get(&*c.id))
-                .sum(),
-        )
-    }
 }
 
 /// Cheap to clone; every clone is the same state.
@@ -403,37 +403,31 @@ impl SharedState {
         let source = {
             let settings = self.inner.settings.read().expect("state lock");
             let orgs = self.inner.orgs.read().expect("state lock");
-            CadenceSource {
-                orgs: settings
-                    .orgs
-                    .iter()
-                    .filter_map(|name| {
-                        orgs.get(name)
-                            .and_then(|s| s.snapshot.clone())
-                            .map(|snapshot| (name.clone(), snapshot))
-                    })
-                    .collect(),
-                enrollment: settings
-                    .orgs
-                    .iter()
-                    .filter_map(|name| {
-                        orgs.get(name)
-                            .and_then(|s| s.enrollment.clone())
-                            .map(|e| (name.clone(), e))
-                    })
-                    .collect(),
-                follow_ups_executed: settings
-                    .orgs
-                    .iter()
-                    .filter_map(|name| {
-                        orgs.get(name)
-                            .and_then(|s| s.follow_ups_executed.clone())
-                            .map(|e| (name.clone(), e))
-                    })
-                    .collect(),
+            let mut source = CadenceSource {
+                orgs: Vec::new(),
+                enrollment: BTreeMap::new(),
+                follow_ups_executed: BTreeMap::new(),
                 expectations: settings.expectations.clone(),
                 per_cadence_metrics: settings.per_cadence_metrics,
+            };
+            for (name, status) in settings
+                .orgs
+                .iter()
+                .filter_map(|name| orgs.get(name).map(|status| (name, status)))
+            {
+                if let Some(snapshot) = &status.snapshot {
+                    source.orgs.push((name.clone(), snapshot.clone()));
+                }
+                if let Some(enrollment) = &status.enrollment {
+                    source.enrollment.insert(name.clone(), enrollment.clone());
+                }
+                if let Some(executed) = &status.follow_ups_executed {
+                    source
+                        .follow_ups_executed
+                        .insert(name.clone(), executed.clone());
+                }
             }
+            source
         };
         let encoded = Arc::new(EncodedCadences::encode(source));
         *self.inner.encoded.write().expect("state lock") = encoded;
