@@ -46,11 +46,7 @@ fn decode_pages(bodies: &[Vec<u8>]) -> Vec<Cadence> {
     let mut cadences = Vec::new();
     for body in bodies {
         let page = decode_cadences_page(body).expect("a valid page");
-        cadences.extend(
-            page.cadences
-                .into_iter()
-                .map(|raw| Cadence::from_raw(raw, &mut texts)),
-        );
+        cadences.extend(texts.cadences(page.cadences));
     }
     cadences
 }

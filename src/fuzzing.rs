@@ -8,12 +8,7 @@ use crate::snapshot::{Cadence, Interner, OrgSnapshot};
 pub fn decode_cadences(data: &[u8]) -> bool {
     match crate::zoho::model::decode_cadences_page(data) {
         Ok(page) => {
-            let mut texts = Interner::default();
-            let cadences: Vec<Cadence> = page
-                .cadences
-                .into_iter()
-                .map(|raw| Cadence::from_raw(raw, &mut texts))
-                .collect();
+            let cadences: Vec<Cadence> = Interner::default().cadences(page.cadences).collect();
             let count = cadences.len();
             let snapshot = OrgSnapshot::build(cadences, std::time::SystemTime::UNIX_EPOCH);
             assert!(snapshot.cadences.len() <= count);

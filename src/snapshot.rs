@@ -58,6 +58,11 @@ impl Interner {
         self.texts.insert(shared.clone());
         shared
     }
+
+    /// The cadences of one page, reduced, sharing this collection's texts.
+    pub fn cadences(&mut self, raws: Vec<RawCadence>) -> impl Iterator<Item = Cadence> + '_ {
+        raws.into_iter().map(|raw| Cadence::from_raw(raw, self))
+    }
 }
 
 impl Cadence {

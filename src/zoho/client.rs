@@ -285,12 +285,7 @@ impl ZohoClient {
                 err
             })?;
             let received = decoded.cadences.len();
-            cadences.extend(
-                decoded
-                    .cadences
-                    .into_iter()
-                    .map(|raw| Cadence::from_raw(raw, &mut texts)),
-            );
+            cadences.extend(texts.cadences(decoded.cadences));
             let more = decoded
                 .info
                 .and_then(|info| info.more_records)
