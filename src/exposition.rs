@@ -229,7 +229,7 @@ fn exact_bytes(text: String) -> Bytes {
 }
 
 /// Encodes the live registry in `format`, closing OpenMetrics with `# EOF`.
-pub fn encode_live(live: &Registry, format: Format) -> String {
+fn encode_live(live: &Registry, format: Format) -> String {
     let mut out = String::with_capacity(8 * 1024);
     match format {
         Format::OpenMetrics => {
@@ -288,10 +288,6 @@ impl LiveGzip {
         self.last.lock().expect("live gzip lock")[slot] = Some((text, member.clone()));
         member
     }
-}
-
-pub fn gzip(data: &[u8]) -> Bytes {
-    gzip_with(data, CADENCE_GZIP_LEVEL)
 }
 
 thread_local! {

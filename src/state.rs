@@ -129,10 +129,6 @@ impl SharedState {
         &self.inner.telemetry
     }
 
-    pub fn live_registry(&self) -> &Registry {
-        &self.inner.live
-    }
-
     pub fn encoded(&self) -> Arc<EncodedCadences> {
         self.inner.encoded.read().expect("state lock").clone()
     }
