@@ -15,6 +15,7 @@ use crate::enrollment::{AnalyticsCollector, EnrollmentCollector};
 use crate::state::SharedState;
 use crate::zoho::client::ZohoClient;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +74,26 @@ impl<S: PartialEq> SideLoop<S> {
     /// Whether this loop already runs as wanted.
     fn runs(&self, settings: &S, deadline: Duration, client: &Arc<ZohoClient>) -> bool {
         self.settings == *settings && self.deadline == deadline && Arc::ptr_eq(&self.client, client)
+    }
+}
+
+/// The side loop to have after a (re)load: none when none is `wanted` (a running one stops when
+/// dropped), the `running` one when it already runs with the wanted settings, deadline and
+/// client, else the wanted loop (its settings, deadline and task) started anew.
+fn keep_or_start<S: PartialEq>(
+    wanted: Option<(S, Duration, impl Future<Output = ()> + Send + 'static)>,
+    running: Option<SideLoop<S>>,
+    client: &Arc<ZohoClient>,
+) -> Option<SideLoop<S>> {
+    let (settings, deadline, task) = wanted?;
+    match running {
+        Some(running) if running.runs(&settings, deadline, client) => Some(running),
+        _ => Some(SideLoop {
+            settings,
+            deadline,
+            client: client.clone(),
+            task: tokio::spawn(task),
+        }),
     }
 }
 
@@ -182,7 +203,7 @@ impl Supervisor {
         &self,
         config: &Config,
         client: &Arc<ZohoClient>,
-        (enrollment, analytics): (
+        (running_enrollment, running_analytics): (
             Option<SideLoop<EnrollmentConfig>>,
             Option<SideLoop<AnalyticsConfig>>,
         ),
@@ -190,41 +211,14 @@ impl Supervisor {
         Option<SideLoop<EnrollmentConfig>>,
         Option<SideLoop<AnalyticsConfig>>,
     ) {
-        let enrollment = match (
-            EnrollmentCollector::wanted(config, client, &self.state),
-            enrollment,
-        ) {
-            (None, _) => None,
-            (Some(wanted), Some(running))
-                if running.runs(&wanted.config, wanted.deadline, client) =>
-            {
-                Some(running)
-            }
-            (Some(wanted), _) => Some(SideLoop {
-                settings: wanted.config.clone(),
-                deadline: wanted.deadline,
-                client: client.clone(),
-                task: tokio::spawn(wanted.run()),
-            }),
-        };
-        let analytics = match (
-            AnalyticsCollector::wanted(config, client, &self.state),
-            analytics,
-        ) {
-            (None, _) => None,
-            (Some(wanted), Some(running))
-                if running.runs(&wanted.config, wanted.deadline, client) =>
-            {
-                Some(running)
-            }
-            (Some(wanted), _) => Some(SideLoop {
-                settings: wanted.config.clone(),
-                deadline: wanted.deadline,
-                client: client.clone(),
-                task: tokio::spawn(wanted.run()),
-            }),
-        };
-        (enrollment, analytics)
+        let enrollment = EnrollmentCollector::wanted(config, client, &self.state)
+            .map(|wanted| (wanted.config.clone(), wanted.deadline, wanted.run()));
+        let analytics = AnalyticsCollector::wanted(config, client, &self.state)
+            .map(|wanted| (wanted.config.clone(), wanted.deadline, wanted.run()));
+        (
+            keep_or_start(enrollment, running_enrollment, client),
+            keep_or_start(analytics, running_analytics, client),
+        )
     }
 
     /// Reads the config again and applies it; a bad config changes nothing.
