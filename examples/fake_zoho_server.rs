@@ -7,8 +7,8 @@
 //! cargo run --release --example fake_zoho_server -- --cadences 10000 --config /tmp/zce.yaml
 //! ```
 
+use fake_zoho::{generated_cadences, FakeZoho};
 use std::time::Duration;
-use zoho_cadences_exporter::fake_zoho::{generated_cadences, FakeZoho};
 
 struct Options {
     cadences: u64,

@@ -1,70 +1,56 @@
 //! zoho-cadences-exporter: a Prometheus exporter for Zoho CRM cadences.
 //!
-//! Code map (see ARCHITECTURE.md for the data flow and invariants):
-//! - [`config`]: the YAML config and the environment fallback, validated into [`config::Config`].
-//! - [`zoho`]: Zoho's data centers, answer shapes ([`zoho::model`]) and the HTTP client with its
-//!   token cache, retries and limits ([`zoho::client`]).
-//! - [`snapshot`]: one org's complete, immutable picture of its cadences.
-//! - [`expectations`]: which cadences must be active, matched against a snapshot.
-//! - [`collector`]: one org's collection loop; [`supervisor`]: all orgs' loops across reloads.
-//! - [`enrollment`]: the per-org loops for enrolled records (`records_count`) and executed
-//!   follow-ups (`analytics`), apart from the main collection.
-//! - [`state`]: where collections publish and scrapes read.
-//! - [`exposition`]: the cadence metrics, encoded once per collection; [`telemetry`]: the live
-//!   per-scrape metrics (collection health, API counters, process).
-//! - [`http`]: the routes; [`server`]: serving, reload and shutdown; [`connections`]: the accept
-//!   loop with its limits and the TLS handshake.
-//! - [`web_config`] and [`tls`]: `--web.config.file` (exporter-toolkit format): TLS, mutual TLS,
-//!   basic auth and extra headers, re-read when the files change.
-//! - [`fake_zoho`] and [`demo`]: the simulated Zoho behind `--demo` and every test.
-//! - [`secret`], [`logging`]: redacted secrets and log formats; [`malloc`]: how glibc's allocator
-//!   holds and returns memory.
-//! - [`fuzzing`]: the entry points of the fuzz targets and their corpus replay.
+//! The code is in layers, each a folder with a map of its own; a layer uses only the layers
+//! below it, as the table in ARCHITECTURE.md says (and `tests/layers.rs` checks):
+//!
+//! | layer | what it is |
+//! |---|---|
+//! | [`support`] | redacted secrets, log output, the allocator, small helpers |
+//! | [`domain`] | cadences, snapshots, transitions, expectations, side-pass results, data centers |
+//! | [`config`] | the configuration, validated |
+//! | [`metrics`] | typed label sets and the live metrics |
+//! | [`zoho`] | the Zoho client and every answer it reads |
+//! | [`render`] | the exposition: cadence families, gzip, format negotiation |
+//! | [`store`] | the shared state where collections publish and scrapes read |
+//! | [`collect`] | the collection loop and the side loops of each org |
+//! | [`web`] | the HTTP endpoint: routes, status page, accept loop, web config |
+//! | [`app`] | wiring, supervision, signals, `--once`, `--demo`, the command line |
+//!
+//! Every module is private to the crate. What is public is re-exported below, and only what the
+//! binary, the integration tests, the benches and the fuzz targets use.
 
-pub mod collector;
-pub mod config;
-pub mod connections;
-pub mod demo;
-pub mod enrollment;
-pub mod expectations;
-pub mod exposition;
-pub mod fake_zoho;
-pub mod fuzzing;
-pub mod http;
-pub mod logging;
-pub mod malloc;
-pub mod secret;
-pub mod server;
-pub mod snapshot;
-pub mod state;
-pub mod supervisor;
-pub mod telemetry;
-pub mod tls;
-pub mod web_config;
-pub mod zoho;
+mod app;
+mod collect;
+mod config;
+mod domain;
+mod metrics;
+mod render;
+mod store;
+mod support;
+mod web;
+mod zoho;
 
-/// The crate version, for build info and the status page.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The git revision built from (`unknown` outside a checkout).
-pub const REVISION: &str = env!("ZCE_REVISION");
+// The binary (src/main.rs).
+pub use app::cli::{run, Args};
+pub use support::malloc::configure as configure_allocator;
 
-/// Now as Unix seconds.
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// A deserialization error with the path of the bad field in front (`cadences[3].id: ...`),
-/// for the JSON answers of Zoho and the YAML web config alike.
-pub(crate) fn path_error_message<E: std::fmt::Display>(
-    err: serde_path_to_error::Error<E>,
-) -> String {
-    let path = err.path().to_string();
-    let inner = err.into_inner();
-    if path.is_empty() || path == "." {
-        inner.to_string()
-    } else {
-        format!("{path}: {inner}")
-    }
-}
+// The integration tests, the benches and the fuzz targets.
+pub use app::demo::{start as start_demo, DemoZoho};
+pub use app::org::Org;
+pub use app::serve::{run as serve, ServeOptions, SHUTDOWN_GRACE};
+pub use app::supervisor::Supervisor;
+pub use config::source::ConfigSource;
+pub use config::{Config, ConfigError};
+pub use domain::cadence::{Cadence, Interner};
+pub use domain::snapshot::OrgSnapshot;
+pub use metrics::labels::Endpoint;
+pub use render::negotiate::Format;
+pub use store::{OrgStatus, SharedState};
+pub use web::accept::{serve as serve_connections, Limits as ConnectionLimits};
+pub use web::config::WebConfigError;
+pub use web::reload::WebConfig;
+pub use web::routes::{router, AppState};
+pub use zoho::cadences::{decode_cadences_page, CadencesPage, PER_PAGE};
+pub use zoho::client::Limits as ZohoLimits;
+pub use zoho::error::ZohoError;
+pub use zoho::token::TOKEN_REQUESTS_PER_WINDOW;

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{collectors, config_for, samples, scrape, single, value};
-use zoho_cadences_exporter::exposition::Format;
-use zoho_cadences_exporter::fake_zoho::{generated_cadences, FakeZoho, Route};
+use fake_zoho::{generated_cadences, FakeZoho, Route};
+use zoho_cadences_exporter::Format;
 
 #[tokio::test]
 async fn ten_thousand_cadences_take_50_pages_per_collection_and_one_token_in_all() {
@@ -106,7 +106,8 @@ async fn rate_limit_headers_become_gauges_by_window() {
 async fn cadence_part(cadences: u64, extra: &str) -> String {
     let (_fake, state, collector) = single(generated_cadences(cadences), extra).await;
     collector.collect_once().await.unwrap();
-    String::from_utf8(state.encoded().text.bytes().to_vec()).unwrap()
+    let [cadence_part, _live] = state.scrape_parts(Format::Text, false);
+    String::from_utf8(cadence_part.to_vec()).unwrap()
 }
 
 #[tokio::test]

@@ -4,8 +4,9 @@
 mod common;
 
 use common::*;
+use fake_zoho::{cadence, generated_cadences, sample_cadences, Route};
 use serde_json::json;
-use zoho_cadences_exporter::fake_zoho::{cadence, generated_cadences, sample_cadences, Route};
+use zoho_cadences_exporter::Format;
 
 #[tokio::test]
 async fn sample_answer_is_exported_exactly() {
@@ -102,12 +103,12 @@ async fn sample_answer_is_exported_exactly() {
 async fn golden_exposition_of_the_sample_answer() {
     let (_fake, state, collector) = single(sample_cadences(), "").await;
     collector.collect_once().await.unwrap();
-    let encoded = state.encoded();
-    for (file, bytes) in [
-        ("sample.prom", &encoded.text.bytes()),
-        ("sample.openmetrics", &encoded.openmetrics.bytes()),
+    for (file, format) in [
+        ("sample.prom", Format::Text),
+        ("sample.openmetrics", Format::OpenMetrics),
     ] {
-        let actual = std::str::from_utf8(bytes).unwrap();
+        let [bytes, _live] = state.scrape_parts(format, false);
+        let actual = std::str::from_utf8(&bytes).unwrap();
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/golden")
             .join(file);
@@ -307,7 +308,7 @@ async fn per_cadence_metrics_off_keeps_only_aggregates() {
     assert_eq!(count_series(&text, "zoho_crm_cadence_info"), 0);
     assert_eq!(sum(&text, "zoho_crm_cadences", &[]), 500.0);
     assert!(
-        state.encoded().text.bytes().len() < 4 * 1024,
+        state.scrape_parts(Format::Text, false)[0].len() < 4 * 1024,
         "cadence part is a few KiB"
     );
 }

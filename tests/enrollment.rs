@@ -5,16 +5,10 @@
 mod common;
 
 use common::*;
+use fake_zoho::{cadence, generated_cadences, FakeZoho, Fault, Route};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
-use zoho_cadences_exporter::collector::OrgCollector;
-use zoho_cadences_exporter::config::Config;
-use zoho_cadences_exporter::enrollment::{
-    analytics_deadline, enrollment_deadline, AnalyticsCollector, EnrollmentCollector,
-};
-use zoho_cadences_exporter::fake_zoho::{cadence, generated_cadences, FakeZoho, Fault, Route};
-use zoho_cadences_exporter::state::SharedState;
-use zoho_cadences_exporter::supervisor::Supervisor;
+use zoho_cadences_exporter::{Config, Org, OrgSnapshot, SharedState, Supervisor, ZohoError};
 
 const UP: &str = r#"zoho_crm_up{org="org0"}"#;
 const ENROLLED: &str = "zoho_crm_cadence_enrolled_records";
@@ -54,45 +48,33 @@ fn id(fake_cadence: &serde_json::Value) -> String {
     fake_cadence["id"].as_str().unwrap().to_owned()
 }
 
-/// One fake with `cadences`, one org, its collector and the config (with `extra` YAML).
-async fn setup(
-    cadences: Vec<serde_json::Value>,
-    extra: &str,
-) -> (FakeZoho, Config, SharedState, OrgCollector) {
+/// One fake with `cadences`, one org wired against it (with `extra` YAML in its config).
+async fn setup(cadences: Vec<serde_json::Value>, extra: &str) -> (FakeZoho, SharedState, Org) {
     let fake = FakeZoho::start(cadences).await.expect("fake Zoho starts");
     let config = config_for(&[&fake], extra);
-    let (state, mut collectors) = collectors(&config);
-    (fake, config, state, collectors.remove(0))
+    let (state, mut orgs) = collectors(&config);
+    (fake, state, orgs.remove(0))
 }
 
-fn enrollment_for(collector: &OrgCollector, config: &Config) -> EnrollmentCollector {
-    EnrollmentCollector {
-        client: collector.client().clone(),
-        state: collector.state().clone(),
-        telemetry: collector.telemetry().clone(),
-        config: config.enrollment.clone(),
-        deadline: enrollment_deadline(config),
-        failures: Default::default(),
-    }
+/// One enrollment pass of `org` over `snapshot`; the org runs enrollment.
+async fn enrollment_pass(org: &Org, snapshot: &OrgSnapshot) -> Result<(), ZohoError> {
+    org.enrollment_pass(snapshot)
+        .await
+        .expect("the org runs enrollment")
 }
 
-fn analytics_for(collector: &OrgCollector, config: &Config) -> AnalyticsCollector {
-    AnalyticsCollector {
-        client: collector.client().clone(),
-        state: collector.state().clone(),
-        telemetry: collector.telemetry().clone(),
-        config: config.analytics.clone(),
-        deadline: analytics_deadline(config),
-        failures: Default::default(),
-    }
+/// One analytics pass of `org` over `snapshot`; the org runs analytics.
+async fn analytics_pass(org: &Org, snapshot: &OrgSnapshot) -> Result<(), ZohoError> {
+    org.analytics_pass(snapshot)
+        .await
+        .expect("the org runs analytics")
 }
 
 /// Collects the cadences, then runs one enrollment pass over the new snapshot.
-async fn collect_and_count(collector: &OrgCollector, enrollment: &EnrollmentCollector) {
-    collector.collect_once().await.expect("collection succeeds");
-    let snapshot = collector.state().snapshot("org0").unwrap();
-    enrollment
-        .collect_once(&snapshot)
+async fn collect_and_count(org: &Org, state: &SharedState) {
+    org.collect_once().await.expect("collection succeeds");
+    let snapshot = state.snapshot("org0").unwrap();
+    enrollment_pass(org, &snapshot)
         .await
         .expect("enrollment pass succeeds");
 }
@@ -109,11 +91,11 @@ async fn eventually(limit: Duration, what: &str, mut condition: impl FnMut() -> 
 #[tokio::test]
 async fn two_hundred_fifty_cadences_take_three_calls_of_at_most_100_ids() {
     let cadences = generated_cadences(250);
-    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    let (fake, state, collector) = setup(cadences.clone(), "").await;
     for (n, c) in cadences.iter().enumerate() {
         fake.set_enrolled(&id(c), (n as u64 * 7) % 31);
     }
-    collect_and_count(&collector, &enrollment_for(&collector, &config)).await;
+    collect_and_count(&collector, &state).await;
 
     // Ids in order, 100 per call: 0..100, 100..200, 200..250.
     let ids: Vec<String> = cadences.iter().map(id).collect();
@@ -152,7 +134,7 @@ async fn two_hundred_fifty_cadences_take_three_calls_of_at_most_100_ids() {
 #[tokio::test]
 async fn a_207_answer_counts_the_bad_id_and_keeps_the_rest() {
     let cadences = generated_cadences(5);
-    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    let (fake, state, collector) = setup(cadences.clone(), "").await;
     for (n, c) in cadences.iter().enumerate() {
         fake.set_enrolled(&id(c), 10 + n as u64);
     }
@@ -163,7 +145,7 @@ async fn a_207_answer_counts_the_bad_id_and_keeps_the_rest() {
             code: "INVALID_DATA".into(),
         },
     );
-    collect_and_count(&collector, &enrollment_for(&collector, &config)).await;
+    collect_and_count(&collector, &state).await;
 
     let text = scrape(&state);
     assert_eq!(
@@ -196,12 +178,11 @@ async fn a_207_answer_counts_the_bad_id_and_keeps_the_rest() {
 async fn answers_for_deleted_cadences_are_dropped() {
     // 101 cadences: a full batch of 100 and a batch holding only the last one.
     let cadences = generated_cadences(101);
-    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    let (fake, state, collector) = setup(cadences.clone(), "").await;
     for c in &cadences {
         fake.set_enrolled(&id(c), 5);
     }
-    let enrollment = enrollment_for(&collector, &config);
-    collect_and_count(&collector, &enrollment).await;
+    collect_and_count(&collector, &state).await;
     assert_eq!(count_series(&scrape(&state), ENROLLED), 101);
 
     // Deleted in Zoho since the last collection: one of the first batch (answered 207) and the
@@ -214,8 +195,7 @@ async fn answers_for_deleted_cadences_are_dropped() {
         .collect();
     fake.set_cadences(remaining.clone());
     let old_snapshot = state.snapshot("org0").unwrap();
-    enrollment
-        .collect_once(&old_snapshot)
+    enrollment_pass(&collector, &old_snapshot)
         .await
         .expect("a pass with some ids refused still completes");
     let text = scrape(&state);
@@ -256,13 +236,12 @@ async fn answers_for_deleted_cadences_are_dropped() {
 #[tokio::test]
 async fn a_pass_with_every_id_refused_keeps_the_last_result() {
     let cadences = generated_cadences(3);
-    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    let (fake, state, collector) = setup(cadences.clone(), "").await;
     fake.set_enrolled(&id(&cadences[0]), 42);
-    let enrollment = enrollment_for(&collector, &config);
-    collect_and_count(&collector, &enrollment).await;
+    collect_and_count(&collector, &state).await;
     fake.set_cadences(Vec::new());
     let snapshot = state.snapshot("org0").unwrap();
-    enrollment.collect_once(&snapshot).await.unwrap_err();
+    enrollment_pass(&collector, &snapshot).await.unwrap_err();
     let text = scrape(&state);
     assert_eq!(
         value(&text, &cadence_series(ENROLLED, &cadences[0])),
@@ -281,7 +260,7 @@ async fn a_pass_with_every_id_refused_keeps_the_last_result() {
     ] {
         fake.set_cadences(cadences.clone());
         fake.push_fault(Route::RecordsCount, fault);
-        enrollment.collect_once(&snapshot).await.unwrap_err();
+        enrollment_pass(&collector, &snapshot).await.unwrap_err();
         assert_eq!(
             value(&scrape(&state), &cadence_series(ENROLLED, &cadences[0])),
             Some(42.0)
@@ -306,12 +285,11 @@ async fn a_pass_with_every_id_refused_keeps_the_last_result() {
 #[tokio::test]
 async fn per_module_sums_stay_when_per_cadence_metrics_are_off() {
     let cadences = generated_cadences(6);
-    let (fake, config, state, collector) =
-        setup(cadences.clone(), "per_cadence_metrics: false").await;
+    let (fake, state, collector) = setup(cadences.clone(), "per_cadence_metrics: false").await;
     for c in &cadences {
         fake.set_enrolled(&id(c), 3);
     }
-    collect_and_count(&collector, &enrollment_for(&collector, &config)).await;
+    collect_and_count(&collector, &state).await;
     let text = scrape(&state);
     assert_eq!(count_series(&text, ENROLLED), 0);
     assert_eq!(count_series(&text, "zoho_crm_enrolled_records"), 3);
@@ -322,7 +300,7 @@ async fn per_module_sums_stay_when_per_cadence_metrics_are_off() {
 async fn analytics_asks_for_the_configured_window_for_active_cadences_only() {
     // generated_cadences makes every fifth inactive: n = 4 here.
     let cadences = generated_cadences(6);
-    let (fake, config, state, collector) = setup(
+    let (fake, state, collector) = setup(
         cadences.clone(),
         "analytics: {enabled: true, interval: 1h, window: 6h}",
     )
@@ -333,8 +311,7 @@ async fn analytics_asks_for_the_configured_window_for_active_cadences_only() {
     collector.collect_once().await.unwrap();
     let snapshot = state.snapshot("org0").unwrap();
     let before = SystemTime::now();
-    analytics_for(&collector, &config)
-        .collect_once(&snapshot)
+    analytics_pass(&collector, &snapshot)
         .await
         .expect("analytics pass succeeds");
     let after = SystemTime::now();
@@ -395,7 +372,7 @@ async fn analytics_leaves_out_cadences_deleted_since_the_collection() {
         cadence(1, "Kept", "Leads", true),
         cadence(2, "Deleted", "Leads", true),
     ];
-    let (fake, config, state, collector) = setup(
+    let (fake, state, collector) = setup(
         cadences.clone(),
         "analytics: {enabled: true, interval: 1h, window: 1d}",
     )
@@ -404,8 +381,7 @@ async fn analytics_leaves_out_cadences_deleted_since_the_collection() {
     collector.collect_once().await.unwrap();
     fake.set_cadences(vec![cadences[0].clone()]);
     let snapshot = state.snapshot("org0").unwrap();
-    analytics_for(&collector, &config)
-        .collect_once(&snapshot)
+    analytics_pass(&collector, &snapshot)
         .await
         .expect("the pass completes without the deleted cadence");
     let text = scrape(&state);
@@ -442,7 +418,10 @@ async fn the_main_collection_carries_on_while_these_calls_fail() {
     eventually(
         Duration::from_secs(10),
         "first enrollment and analytics passes",
-        || state.enrollment("org0").is_some() && state.follow_ups_executed("org0").is_some(),
+        || {
+            let text = scrape(&state);
+            count_series(&text, ENROLLED) > 0 && count_series(&text, EXECUTED) > 0
+        },
     )
     .await;
 
@@ -537,7 +516,9 @@ async fn v7_orgs_skip_enrollment_and_analytics() {
     assert!(state.snapshot("org0").is_some(), "the v7 org is collected");
     assert_eq!(v7.calls(Route::RecordsCount), 0);
     assert_eq!(v7.calls(Route::Analytics), 0);
-    assert!(state.enrollment("org0").is_none());
+    let (name, v7_status) = &state.statuses()[0];
+    assert_eq!(name, "org0");
+    assert_eq!(v7_status.enrolled_records(), None, "no enrollment pass");
     let text = scrape(&state);
     assert_eq!(sum(&text, "zoho_crm_up", &[]), 2.0, "both orgs up\n{text}");
     assert_eq!(count_series_with(&text, ENROLLED, r#"org="org0""#), 0);
@@ -545,23 +526,19 @@ async fn v7_orgs_skip_enrollment_and_analytics() {
     supervisor.stop();
 }
 
+/// Needs the demo, which builds without the `demo` feature leave out.
+#[cfg(feature = "demo")]
 #[tokio::test]
 async fn the_demo_shows_an_idle_and_a_stalled_cadence() {
-    use zoho_cadences_exporter::demo::{self, IDLE_NAME, STALLED_NAME};
-    let (_fake, config) = demo::start().await.unwrap();
-    assert!(config.enrollment.enabled && config.analytics.enabled);
+    use fake_zoho::demo::{IDLE_NAME, STALLED_NAME};
+    let (_fake, config) = zoho_cadences_exporter::start_demo().await.unwrap();
     let (state, collectors) = collectors(&config);
     let collector = &collectors[0];
     collector.collect_once().await.unwrap();
     let snapshot = state.snapshot("demo").unwrap();
-    enrollment_for(collector, &config)
-        .collect_once(&snapshot)
-        .await
-        .unwrap();
-    analytics_for(collector, &config)
-        .collect_once(&snapshot)
-        .await
-        .unwrap();
+    // The passes are there only because the demo turns enrollment and analytics on.
+    enrollment_pass(collector, &snapshot).await.unwrap();
+    analytics_pass(collector, &snapshot).await.unwrap();
     let text = scrape(&state);
     let of = |metric: &str, name: &str| sum(&text, metric, &[&format!(r#"name="{name}""#)]);
     let idle_active = sum(
@@ -586,14 +563,14 @@ async fn the_demo_shows_an_idle_and_a_stalled_cadence() {
 #[tokio::test]
 async fn the_status_page_total_covers_the_cadences_of_the_current_snapshot() {
     let cadences = generated_cadences(3);
-    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    let (fake, state, collector) = setup(cadences.clone(), "").await;
     let enrolled_records = || state.statuses()[0].1.enrolled_records();
     collector.collect_once().await.unwrap();
     assert_eq!(enrolled_records(), None, "no enrollment pass yet");
     for (n, c) in cadences.iter().enumerate() {
         fake.set_enrolled(&id(c), 10 * (n as u64 + 1));
     }
-    collect_and_count(&collector, &enrollment_for(&collector, &config)).await;
+    collect_and_count(&collector, &state).await;
     assert_eq!(enrolled_records(), Some(10 + 20 + 30));
 
     // The third cadence is deleted; until the next pass, the total leaves it out.

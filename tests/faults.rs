@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
+use fake_zoho::{generated_cadences, FakeZoho, Fault, Route};
 use std::time::{Duration, Instant};
-use zoho_cadences_exporter::fake_zoho::{generated_cadences, FakeZoho, Fault, Route};
-use zoho_cadences_exporter::zoho::client::TOKEN_REQUESTS_PER_WINDOW;
+use zoho_cadences_exporter::TOKEN_REQUESTS_PER_WINDOW;
 
 const UP: &str = r#"zoho_crm_up{org="org0"}"#;
 

@@ -1,8 +1,11 @@
 //! Replays the fuzz corpora (`fuzz/corpus/*`) through the fuzz targets' own entry points, so
 //! every input that ever mattered keeps being checked by the ordinary test run.
 
+#[path = "../fuzz/src/lib.rs"]
+mod entry_points;
+
+use entry_points::{decode_cadences, parse_config};
 use std::path::Path;
-use zoho_cadences_exporter::fuzzing::{decode_cadences, parse_config};
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,24 +1,24 @@
 //! The HTTP surface through the router with no socket (`oneshot`): format negotiation, gzip,
-//! readiness, the status page, unknown paths and methods.
+//! readiness, the status page, unknown paths and methods. (How long a large plain part lives
+//! through the router is tested in `src/web/routes.rs`, where its inflation can be seen.)
 
 mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
+use fake_zoho::{sample_cadences, FakeZoho};
 use http_body_util::BodyExt;
 use std::io::Read;
 use tower::ServiceExt;
-use zoho_cadences_exporter::collector::OrgCollector;
-use zoho_cadences_exporter::fake_zoho::{generated_cadences, sample_cadences, FakeZoho};
-use zoho_cadences_exporter::http::{router, AppState};
-use zoho_cadences_exporter::state::SharedState;
+use zoho_cadences_exporter::{router, AppState, Format, Org, SharedState};
 
 fn app(state: &SharedState) -> axum::Router {
     router(AppState {
         shared: state.clone(),
         telemetry_path: "/metrics".to_owned(),
         reload: None,
+        web: None,
     })
 }
 
@@ -105,11 +105,12 @@ async fn gzip_when_asked_and_same_content() {
             .collect()
     };
     assert_eq!(names(&unzipped), names(&String::from_utf8(plain).unwrap()));
-    assert!(unzipped.starts_with(std::str::from_utf8(&state.encoded().text.bytes()).unwrap()));
+    let [cadence_part, _live] = state.scrape_parts(Format::Text, false);
+    assert!(unzipped.starts_with(std::str::from_utf8(&cadence_part).unwrap()));
 }
 
 /// Two orgs sharing one state: org0 healthy, org1 with a revoked refresh token.
-async fn healthy_and_revoked_orgs() -> ([FakeZoho; 2], SharedState, Vec<OrgCollector>) {
+async fn healthy_and_revoked_orgs() -> ([FakeZoho; 2], SharedState, Vec<Org>) {
     let fake = FakeZoho::start(sample_cadences()).await.unwrap();
     let broken = FakeZoho::start(sample_cadences()).await.unwrap();
     broken.set_revoked(true);
@@ -195,34 +196,4 @@ async fn unknown_paths_and_methods() {
         StatusCode::NOT_FOUND,
         "no reload without a supervisor"
     );
-}
-
-#[tokio::test]
-async fn a_large_plain_part_lives_only_while_a_response_holds_it() {
-    // 1,000 cadences make a plain cadence part above 1 MiB, which is kept only gzipped.
-    let (_fake, state, collector) = single(generated_cadences(1_000), "").await;
-    collector.collect_once().await.unwrap();
-    let encoded = state.encoded();
-    assert!(!encoded.text.is_inflated(), "kept gzipped after encoding");
-
-    let (status, _, body) = get(&state, "/metrics", &[]).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(body.len() > 1024 * 1024, "{} bytes", body.len());
-    assert!(
-        !encoded.text.is_inflated(),
-        "freed once the response was taken"
-    );
-
-    // A response not yet sent holds the plain text, and a scrape meanwhile shares it.
-    let pending = app(&state)
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert!(encoded.text.is_inflated(), "held by the pending response");
-    let (_, _, second) = get(&state, "/metrics", &[]).await;
-    assert!(encoded.text.is_inflated(), "still held by the pending one");
-    let first = pending.into_body().collect().await.unwrap().to_bytes();
-    assert!(!encoded.text.is_inflated(), "freed after the last response");
-    let cadence_part = encoded.text.bytes();
-    assert!(first.starts_with(&cadence_part) && second.starts_with(&cadence_part));
 }

@@ -4,18 +4,10 @@
 mod common;
 
 use common::*;
+use fake_zoho::{generated_cadences, FakeZoho, Fault, Route, CLIENT_SECRET, REFRESH_TOKEN};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use zoho_cadences_exporter::fake_zoho::{
-    generated_cadences, FakeZoho, Fault, Route, CLIENT_SECRET, REFRESH_TOKEN,
-};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zce-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn write_config(dir: &std::path::Path, yaml: &str) -> PathBuf {
     let path = dir.join("config.yaml");
@@ -43,9 +35,9 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 
 #[test]
 fn config_check_accepts_good_and_names_the_problem_in_bad_configs() {
-    let dir = temp_dir("check");
+    let dir = tempfile::tempdir().unwrap();
     let good = "interval: 1m\norgs:\n  - name: acme\n    client_id: a\n    client_secret: s3cr3t-value\n    refresh_token: r3fr3sh-value\n";
-    let path = write_config(&dir, good);
+    let path = write_config(dir.path(), good);
     let (code, stdout, stderr) = run(
         &["--config.file", path.to_str().unwrap(), "--config.check"],
         &[],
@@ -61,7 +53,7 @@ fn config_check_accepts_good_and_names_the_problem_in_bad_configs() {
             "expectations[0].cadence: give either cadence",
         ),
     ] {
-        let path = write_config(&dir, &bad);
+        let path = write_config(dir.path(), &bad);
         let (code, stdout, stderr) = run(&["--config.file", path.to_str().unwrap(), "--config.check"], &[]);
         assert_eq!(code, 1, "{bad}");
         assert!(stderr.contains(expected), "expected {expected:?} in {stderr:?}");
@@ -82,7 +74,6 @@ fn config_check_accepts_good_and_names_the_problem_in_bad_configs() {
         stderr.contains("cannot read config file /nonexistent/config.yaml"),
         "{stderr}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -117,13 +108,32 @@ fn environment_org_without_a_config_file() {
     );
 }
 
+#[test]
+fn demo_runs_or_says_the_build_left_it_out() {
+    let (code, stdout, stderr) = run(&["--demo", "--config.check"], &[]);
+    if cfg!(feature = "demo") {
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(stdout, "config OK: 1 org(s), 3 expectation(s)\n");
+    } else {
+        assert_eq!(code, 1, "{stdout}");
+        assert!(
+            stderr.contains("--demo: this exporter was built without the demo"),
+            "{stderr}"
+        );
+    }
+    // `--demo` and `--config.file` exclude each other in every build.
+    let (code, _, stderr) = run(&["--demo", "--config.file", "x.yaml"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn once_prints_the_exposition_and_exits_by_outcome() {
     let fake = FakeZoho::start(generated_cadences(3)).await.unwrap();
     let broken = FakeZoho::start(generated_cadences(3)).await.unwrap();
     broken.set_revoked(true);
-    let dir = temp_dir("once");
-    let good = write_config(&dir, &format!("orgs:\n{}", fake.org_yaml("good")));
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_config(dir.path(), &format!("orgs:\n{}", fake.org_yaml("good")));
     let output = tokio::task::spawn_blocking(move || {
         run(&["--config.file", good.to_str().unwrap(), "--once"], &[])
     })
@@ -140,7 +150,7 @@ async fn once_prints_the_exposition_and_exits_by_outcome() {
     promtool_check_metrics(&output.1);
 
     let both = write_config(
-        &dir,
+        dir.path(),
         &format!("orgs:\n{}{}", fake.org_yaml("good"), broken.org_yaml("bad")),
     );
     let output = tokio::task::spawn_blocking(move || {
@@ -157,20 +167,19 @@ async fn once_prints_the_exposition_and_exits_by_outcome() {
             "{secret} leaked"
         );
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reload_refuses_a_bad_config_and_applies_a_good_one() {
     let first = FakeZoho::start(generated_cadences(4)).await.unwrap();
     let second = FakeZoho::start(generated_cadences(6)).await.unwrap();
-    let dir = temp_dir("reload");
+    let dir = tempfile::tempdir().unwrap();
     let both = format!(
         "interval: 1s\norgs:\n{}{}",
         first.org_yaml("first"),
         second.org_yaml("second")
     );
-    let path = write_config(&dir, &both);
+    let path = write_config(dir.path(), &both);
     let exporter = Exporter::start(&path);
     exporter
         .wait_for("both orgs up", |t| {
@@ -229,7 +238,6 @@ async fn reload_refuses_a_bad_config_and_applies_a_good_one() {
         1,
         "the unchanged org kept its access token"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -238,9 +246,9 @@ async fn sigterm_during_a_hung_request_exits_promptly() {
     for _ in 0..10 {
         fake.push_fault(Route::Cadences, Fault::Hang);
     }
-    let dir = temp_dir("sigterm");
+    let dir = tempfile::tempdir().unwrap();
     let path = write_config(
-        &dir,
+        dir.path(),
         &format!("timeout: 1h\norgs:\n{}", fake.org_yaml("hung")),
     );
     let mut exporter = Exporter::start(&path);
@@ -260,16 +268,15 @@ async fn sigterm_during_a_hung_request_exits_promptly() {
         .await
         .unwrap();
     assert_eq!(code, 0);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deactivations_and_deletions_are_logged_with_who_and_when() {
     let cadences = generated_cadences(3);
     let fake = FakeZoho::start(cadences.clone()).await.unwrap();
-    let dir = temp_dir("transitions");
+    let dir = tempfile::tempdir().unwrap();
     let path = write_config(
-        &dir,
+        dir.path(),
         &format!("interval: 1s\norgs:\n{}", fake.org_yaml("acme")),
     );
     let exporter = Exporter::start(&path);
@@ -304,16 +311,15 @@ async fn deactivations_and_deletions_are_logged_with_who_and_when() {
         line.contains("org=acme") && line.contains("module=Contacts"),
         "{line}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lasting_failure_is_logged_once() {
     let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
     fake.set_revoked(true);
-    let dir = temp_dir("log-once");
+    let dir = tempfile::tempdir().unwrap();
     let path = write_config(
-        &dir,
+        dir.path(),
         &format!("interval: 1s\norgs:\n{}", fake.org_yaml("acme")),
     );
     let exporter = Exporter::start(&path);
@@ -334,5 +340,4 @@ async fn a_lasting_failure_is_logged_once() {
         .iter()
         .any(|l| l.contains("level=debug") && l.contains("collection failed again")));
     assert_eq!(fake.calls(Route::Token), 1, "backed off after the refusal");
-    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    zoho_cadences_exporter::fuzzing::parse_config(data);
+    zoho_cadences_exporter_fuzz::parse_config(data);
 });

@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    zoho_cadences_exporter::fuzzing::decode_cadences(data);
+    zoho_cadences_exporter_fuzz::decode_cadences(data);
 });

@@ -1,40 +1,30 @@
-//! The HTTP client for one Zoho org: OAuth token cache, paging, retries and every limit Zoho sets.
+//! The HTTP client of one Zoho org: authorized GETs with retries, and every limit Zoho sets.
 //!
 //! Why it is shaped this way (all from `api-notes.md`):
-//! - Token errors come back with HTTP 200 and an `error` field, so an answer is a token only when
-//!   it holds `access_token`. An org may make at most 10 token requests in any 10 minutes
-//!   ([`TOKEN_REQUESTS_PER_WINDOW`]); refused refreshes back off exponentially on top of that.
-//! - The access token is reused until [`TOKEN_REFRESH_MARGIN`] before it expires. A 401
-//!   `INVALID_TOKEN` or `AUTHENTICATION_FAILURE` drops it, refreshes once and retries once.
 //! - Transient failures (timeout, connection error, 5xx, 429) are retried with exponential
-//!   back-off and full jitter, bounded by [`Limits::max_attempts`] and the collection's deadline; a
+//!   back-off and full jitter, bounded by [`Limits::max_attempts`] and the pass's deadline; a
 //!   `Retry-After` stops every call of this org until it passes. Configuration problems
 //!   (OAUTH_SCOPE_MISMATCH, NO_PERMISSION, FEATURE_NOT_ENABLED) are never retried.
 //! - Bodies are read up to `max_response_bytes`; anything larger is an error of its own class.
-//! - Every attempt is counted in the org's [`OrgTelemetry`], every failed one by error label.
+//! - Every attempt is counted in the org's [`OrgTelemetry`], every failed one by error label;
+//!   a failure found after the transport (an answer that does not decode, a refused token) is
+//!   counted through [`ZohoClient::counted`].
 //!
-//! Secrets reach the wire only through [`Secret::expose`] and never appear in an error.
+//! The OAuth token cache is [`crate::zoho::token`]. Secrets reach the wire only through
+//! [`crate::support::secret::Secret::expose`] and never appear in an error.
 
 use crate::config::OrgConfig;
-use crate::secret::Secret;
-use crate::snapshot::{Cadence, Interner};
-use crate::telemetry::{Endpoint, OrgTelemetry, RateLimit};
-use crate::zoho::datacenter::is_trusted_api_domain;
-use crate::zoho::model::decode_cadences_page;
+use crate::metrics::labels::{Endpoint, RateLimitWindow};
+use crate::metrics::telemetry::{OrgTelemetry, RateLimit};
+use crate::zoho::error::ZohoError;
+use crate::zoho::token::TokenState;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use serde::Deserialize;
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-
-/// Zoho's own limit: new access tokens per refresh token in any ten minutes.
-pub const TOKEN_REQUESTS_PER_WINDOW: usize = 10;
-pub const TOKEN_WINDOW: Duration = Duration::from_secs(600);
-/// A cached token is refreshed this long before it expires.
-pub const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 /// How hard the client tries and how long it backs off. [`Limits::default`] is what the
 /// exporter runs with; tests shorten the waits to keep real-time tests fast, never the counts.
@@ -62,137 +52,43 @@ impl Default for Limits {
     }
 }
 
-/// Cadences per page: Zoho's maximum.
-pub const PER_PAGE: u32 = 200;
-/// A guard against an answer that claims `more_records` forever.
-pub const MAX_PAGES: u32 = 10_000;
-
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum ZohoError {
-    #[error("{endpoint} request timed out")]
-    Timeout { endpoint: &'static str },
-    #[error("{endpoint} request failed without an answer: {detail}")]
-    Connect {
-        endpoint: &'static str,
-        detail: String,
-    },
-    #[error("{endpoint} answered HTTP {status}{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
-    Api {
-        endpoint: &'static str,
-        status: u16,
-        code: Option<String>,
-        message: String,
-    },
-    #[error("token request refused by Zoho: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    TokenRefused {
-        code: String,
-        description: Option<String>,
-    },
-    #[error("token requests paused: {reason}")]
-    TokenPaused { reason: String },
-    #[error("token answer names api_domain {domain:?}, which is not a Zoho API host over https; set api_domain in the config to override")]
-    UntrustedApiDomain { domain: String },
-    #[error("cannot decode {endpoint} answer: {detail}")]
-    Decode {
-        endpoint: &'static str,
-        detail: String,
-    },
-    #[error("{endpoint} answer exceeds the limit of {limit} bytes (max_response_bytes)")]
-    TooLarge { endpoint: &'static str, limit: u64 },
-    #[error("Zoho asked to wait (Retry-After) beyond this collection's deadline")]
-    RetryAfter,
-    #[error("collection deadline passed")]
-    Deadline,
+/// Everything a client is built from: a change to any of it needs a new client (and so a new
+/// token); an equal spec keeps the running one across a reload.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ClientSpec {
+    pub(crate) org: OrgConfig,
+    pub(crate) timeout: Duration,
+    pub(crate) max_response_bytes: u64,
+    pub(crate) limits: Limits,
 }
 
-impl ZohoError {
-    /// The bounded `error` label: Zoho's code as sent, or the failure class.
-    pub fn metric_label(&self) -> String {
-        match self {
-            ZohoError::Timeout { .. } => "timeout".to_owned(),
-            ZohoError::Connect { .. } => "connect".to_owned(),
-            ZohoError::Api { status, code, .. } => code
-                .as_deref()
-                .filter(|c| is_label_safe(c))
-                .map_or_else(|| format!("http_{status}"), str::to_owned),
-            ZohoError::TokenRefused { code, .. } if is_label_safe(code) => code.clone(),
-            ZohoError::TokenRefused { .. } => "token_refused".to_owned(),
-            ZohoError::TokenPaused { .. } => "token_paused".to_owned(),
-            ZohoError::UntrustedApiDomain { .. } => "untrusted_api_domain".to_owned(),
-            ZohoError::Decode { .. } => "decode".to_owned(),
-            ZohoError::TooLarge { .. } => "too_large".to_owned(),
-            ZohoError::RetryAfter => "retry_after".to_owned(),
-            ZohoError::Deadline => "deadline".to_owned(),
-        }
-    }
-
-    /// Whether another attempt of the same request may succeed.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            ZohoError::Timeout { .. } | ZohoError::Connect { .. } => true,
-            ZohoError::Api { status, .. } => *status >= 500 || *status == 429,
-            _ => false,
-        }
-    }
-
-    /// A 401 that means the access token is expired or was killed: refresh and retry once.
-    pub fn is_token_rejected(&self) -> bool {
-        matches!(self, ZohoError::Api { status: 401, code: Some(code), .. }
-            if code == "INVALID_TOKEN" || code == "AUTHENTICATION_FAILURE")
-    }
-}
-
-/// Zoho's codes become label values only when short and plain.
-fn is_label_safe(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= 64
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '-' | '.'))
-}
-
-/// A cached access token and where to use it.
-#[derive(Clone)]
-struct AccessToken {
-    value: Secret,
-    api_domain: String,
-    refresh_at: Instant,
-}
-
-#[derive(Default)]
-struct TokenState {
-    current: Option<AccessToken>,
-    /// When the last token requests were sent, newest last; never more than the window allows.
-    recent_requests: VecDeque<Instant>,
-    consecutive_refusals: u32,
-    paused_until: Option<Instant>,
-    /// The error label of the last failed refresh, so a failure is logged once per change.
-    last_failure: Option<String>,
-}
-
-/// A successful HTTP answer: status, headers and the whole body.
+/// A successful HTTP answer: status and the whole body.
 #[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Bytes,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Bytes,
 }
 
-/// The client of one org. Shared by that org's collection tasks.
-pub struct ZohoClient {
-    http: reqwest::Client,
-    org: OrgConfig,
-    timeout: Duration,
-    max_response_bytes: u64,
-    telemetry: Arc<OrgTelemetry>,
-    limits: Limits,
-    token: Mutex<TokenState>,
+impl Answer {
+    /// Whether the answer says "nothing here": 204, or a body of whitespace only.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.status == 204 || self.body.iter().all(u8::is_ascii_whitespace)
+    }
+}
+
+/// The client of one org. Shared by that org's collection and side loops.
+pub(crate) struct ZohoClient {
+    pub(super) http: reqwest::Client,
+    pub(super) spec: ClientSpec,
+    pub(super) telemetry: Arc<OrgTelemetry>,
+    pub(super) token: Mutex<TokenState>,
     /// Set from a `Retry-After` header: no call to Zoho before this instant.
     not_before: StdMutex<Option<Instant>>,
 }
 
 /// The one HTTP client configuration: rustls with ring, no redirects (an access token must not
 /// follow a redirect), a user agent naming the exporter.
-pub fn http_client() -> reqwest::Client {
+pub(crate) fn http_client() -> reqwest::Client {
     static PROVIDER: std::sync::Once = std::sync::Once::new();
     PROVIDER.call_once(|| {
         // Another part of the process may have installed one already; either is fine.
@@ -210,16 +106,6 @@ pub fn http_client() -> reqwest::Client {
         .expect("the HTTP client configuration is static and valid")
 }
 
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: Option<String>,
-    api_domain: Option<String>,
-    expires_in: Option<u64>,
-    expires_in_sec: Option<u64>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
 #[derive(Deserialize, Default)]
 struct ErrorAnswer {
     code: Option<String>,
@@ -227,85 +113,56 @@ struct ErrorAnswer {
 }
 
 impl ZohoClient {
-    pub fn new(
+    pub(crate) fn new(
         http: reqwest::Client,
-        org: OrgConfig,
-        timeout: Duration,
-        max_response_bytes: u64,
+        spec: ClientSpec,
         telemetry: Arc<OrgTelemetry>,
     ) -> ZohoClient {
         ZohoClient {
             http,
-            org,
-            timeout,
-            max_response_bytes,
+            spec,
             telemetry,
-            limits: Limits::default(),
             token: Mutex::new(TokenState::default()),
             not_before: StdMutex::new(None),
         }
     }
 
-    /// The same client with other limits (tests shorten the waits).
-    pub fn with_limits(mut self, limits: Limits) -> ZohoClient {
-        self.limits = limits;
-        self
+    pub(crate) fn org(&self) -> &OrgConfig {
+        &self.spec.org
     }
 
-    pub fn org(&self) -> &OrgConfig {
-        &self.org
+    /// The org's telemetry, where the passes count what they find in an answer.
+    pub(crate) fn telemetry(&self) -> &OrgTelemetry {
+        &self.telemetry
     }
 
-    /// Reads every page of the org's cadences. Fails without a partial result.
-    pub async fn fetch_cadences(&self, deadline: Instant) -> Result<Vec<Cadence>, ZohoError> {
-        let path = format!(
-            "/crm/{}/settings/automation/cadences",
-            self.org.api_version.path()
-        );
-        let mut cadences = Vec::new();
-        let mut texts = Interner::default();
-        for page in 1..=MAX_PAGES {
-            let query = [
-                ("page", page.to_string()),
-                ("per_page", PER_PAGE.to_string()),
-            ];
-            let answer = self
-                .get(Endpoint::Cadences, &path, &query, deadline)
-                .await?;
-            if answer.status == 204 || answer.body.iter().all(u8::is_ascii_whitespace) {
-                return Ok(cadences);
-            }
-            let decoded = decode_cadences_page(&answer.body).map_err(|detail| {
-                let err = ZohoError::Decode {
-                    endpoint: Endpoint::Cadences.as_str(),
-                    detail: format!("page {page}: {detail}"),
-                };
-                self.telemetry
-                    .count_error(Endpoint::Cadences, &err.metric_label());
-                err
-            })?;
-            let received = decoded.cadences.len();
-            cadences.extend(texts.cadences(decoded.cadences));
-            let more = decoded
-                .info
-                .and_then(|info| info.more_records)
-                .is_some_and(|more| more.0);
-            if !more || received == 0 {
-                return Ok(cadences);
-            }
+    /// Counts `err` under its endpoint and label, and returns it: for failures found after the
+    /// transport, which counts its own.
+    pub(crate) fn counted(&self, err: ZohoError) -> ZohoError {
+        if let Some(endpoint) = err.endpoint() {
+            self.telemetry.count_error(endpoint, &err.metric_label());
         }
-        let err = ZohoError::Decode {
-            endpoint: Endpoint::Cadences.as_str(),
-            detail: format!("more_records still true after {MAX_PAGES} pages"),
-        };
-        self.telemetry
-            .count_error(Endpoint::Cadences, &err.metric_label());
-        Err(err)
+        err
+    }
+
+    /// A decoded answer, or its decode error (with `context` around the detail) counted.
+    pub(crate) fn decoded<T>(
+        &self,
+        endpoint: Endpoint,
+        decoded: Result<T, String>,
+        context: impl FnOnce(String) -> String,
+    ) -> Result<T, ZohoError> {
+        decoded.map_err(|detail| {
+            self.counted(ZohoError::Decode {
+                endpoint,
+                detail: context(detail),
+            })
+        })
     }
 
     /// An authorized GET on the org's API domain: refreshes the token when needed, and once more
     /// when Zoho rejects it.
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         endpoint: Endpoint,
         path: &str,
@@ -317,7 +174,7 @@ impl ZohoClient {
             let token = self.access_token(deadline).await?;
             let url = format!("{}{}", token.api_domain, path);
             let result = self
-                .send_with_retries(endpoint, self.limits.max_attempts, deadline, || {
+                .send_with_retries(endpoint, self.spec.limits.max_attempts, deadline, || {
                     self.http.get(&url).query(query).header(
                         AUTHORIZATION,
                         format!("Zoho-oauthtoken {}", token.value.expose()),
@@ -334,164 +191,18 @@ impl ZohoClient {
         }
     }
 
-    async fn drop_token(&self, rejected: &Secret) {
-        let mut state = self.token.lock().await;
-        if state.current.as_ref().is_some_and(|t| &t.value == rejected) {
-            state.current = None;
-            self.telemetry.set_token_expiry(None);
-        }
-    }
-
-    /// The cached access token, or a new one. Holds the lock across the refresh so that
-    /// concurrent callers share one token request.
-    async fn access_token(&self, deadline: Instant) -> Result<AccessToken, ZohoError> {
-        let mut state = self.token.lock().await;
-        let now = Instant::now();
-        if let Some(token) = state.current.as_ref().filter(|t| now < t.refresh_at) {
-            return Ok(token.clone());
-        }
-        if let Some(until) = state.paused_until.filter(|until| now < *until) {
-            return Err(ZohoError::TokenPaused {
-                reason: format!(
-                    "backing off after refused refreshes for another {}",
-                    humantime::format_duration(round_secs(until - now))
-                ),
-            });
-        }
-        while state
-            .recent_requests
-            .front()
-            .is_some_and(|sent| now.duration_since(*sent) >= TOKEN_WINDOW)
-        {
-            state.recent_requests.pop_front();
-        }
-        if state.recent_requests.len() >= TOKEN_REQUESTS_PER_WINDOW {
-            let oldest = *state.recent_requests.front().expect("the window is full");
-            let wait = TOKEN_WINDOW - now.duration_since(oldest);
-            return Err(ZohoError::TokenPaused {
-                reason: format!(
-                    "{TOKEN_REQUESTS_PER_WINDOW} token requests in the last 10 minutes, Zoho's limit; next possible in {}",
-                    humantime::format_duration(round_secs(wait))
-                ),
-            });
-        }
-        state.recent_requests.push_back(now);
-
-        match self.request_token(deadline).await {
-            Ok((token, lifetime)) => {
-                if state.last_failure.take().is_some() {
-                    tracing::info!(org = %self.org.name, "OAuth token refresh works again");
-                }
-                state.consecutive_refusals = 0;
-                state.paused_until = None;
-                self.telemetry
-                    .set_token_expiry(Some(crate::unix_now() + lifetime.as_secs_f64()));
-                state.current = Some(token.clone());
-                Ok(token)
-            }
-            Err(err) => {
-                if matches!(
-                    err,
-                    ZohoError::TokenRefused { .. } | ZohoError::UntrustedApiDomain { .. }
-                ) {
-                    state.consecutive_refusals += 1;
-                    let backoff = self
-                        .limits
-                        .token_backoff_base
-                        .saturating_mul(1 << (state.consecutive_refusals - 1).min(16))
-                        .min(self.limits.token_backoff_cap);
-                    state.paused_until = Some(Instant::now() + backoff);
-                }
-                let label = err.metric_label();
-                if state.last_failure.as_deref() != Some(label.as_str()) {
-                    tracing::warn!(org = %self.org.name, error = %err, "OAuth token refresh failed");
-                    state.last_failure = Some(label);
-                }
-                Err(err)
-            }
-        }
-    }
-
-    /// One token request (with transport retries). Returns the token and its lifetime.
-    async fn request_token(&self, deadline: Instant) -> Result<(AccessToken, Duration), ZohoError> {
-        let url = format!("{}/oauth/v2/token", self.org.accounts_url);
-        let answer = self
-            // One attempt only: every token request counts against Zoho's ten per ten minutes,
-            // so a failed one waits for the next collection rather than being retried here.
-            .send_with_retries(Endpoint::Token, 1, deadline, || {
-                self.http.post(&url).form(&[
-                    ("grant_type", "refresh_token"),
-                    ("client_id", self.org.client_id.as_str()),
-                    ("client_secret", self.org.client_secret.expose()),
-                    ("refresh_token", self.org.refresh_token.expose()),
-                ])
-            })
-            .await?;
-        let decoded: TokenAnswer = serde_json::from_slice(&answer.body).map_err(|err| {
-            let err = ZohoError::Decode {
-                endpoint: Endpoint::Token.as_str(),
-                detail: err.to_string(),
-            };
-            self.telemetry
-                .count_error(Endpoint::Token, &err.metric_label());
-            err
-        })?;
-        let Some(access_token) = decoded.access_token.filter(|t| !t.is_empty()) else {
-            let err = ZohoError::TokenRefused {
-                code: decoded
-                    .error
-                    .unwrap_or_else(|| "no access_token".to_owned()),
-                description: decoded.error_description.map(|d| truncate(&d, 200)),
-            };
-            self.telemetry
-                .count_error(Endpoint::Token, &err.metric_label());
-            return Err(err);
-        };
-        // Legacy answers carried `expires_in_sec`, and then `expires_in` was milliseconds.
-        let lifetime = Duration::from_secs(
-            decoded
-                .expires_in_sec
-                .or(decoded.expires_in)
-                .unwrap_or(3_600)
-                .clamp(60, 86_400),
-        );
-        let api_domain = match (&self.org.api_domain, decoded.api_domain) {
-            (Some(configured), _) => configured.clone(),
-            (None, Some(answered)) => {
-                let answered = answered.trim().trim_end_matches('/').to_owned();
-                if !is_trusted_api_domain(&answered) {
-                    let err = ZohoError::UntrustedApiDomain { domain: answered };
-                    self.telemetry
-                        .count_error(Endpoint::Token, &err.metric_label());
-                    return Err(err);
-                }
-                answered
-            }
-            (None, None) => self.org.data_center.api_domain(),
-        };
-        let refresh_at =
-            Instant::now() + lifetime.saturating_sub(TOKEN_REFRESH_MARGIN.min(lifetime / 4));
-        Ok((
-            AccessToken {
-                value: Secret::new(access_token),
-                api_domain,
-                refresh_at,
-            },
-            lifetime,
-        ))
-    }
-
     /// Sends a request, retrying transient failures with full-jitter back-off.
-    async fn send_with_retries(
+    pub(crate) async fn send_with_retries(
         &self,
         endpoint: Endpoint,
         max_attempts: u32,
         deadline: Instant,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Answer, ZohoError> {
+        let limits = &self.spec.limits;
         let mut attempt = 1;
         loop {
-            self.wait_for_retry_after(deadline).await?;
+            self.wait_for_retry_after(endpoint, deadline).await?;
             let err = match self.attempt(endpoint, build(), deadline).await {
                 Ok(answer) => return Ok(answer),
                 Err(err) => err,
@@ -499,26 +210,29 @@ impl ZohoClient {
             if !err.is_transient() || attempt >= max_attempts {
                 return Err(err);
             }
-            let ceiling = self
-                .limits
+            let ceiling = limits
                 .retry_base
                 .saturating_mul(1 << (attempt - 1).min(16))
-                .min(self.limits.retry_cap);
+                .min(limits.retry_cap);
             let backoff = ceiling.mul_f64(fastrand::f64());
             if Instant::now() + backoff >= deadline {
                 return Err(err);
             }
-            tracing::debug!(org = %self.org.name, endpoint = endpoint.as_str(), attempt, error = %err, ?backoff, "retrying");
+            tracing::debug!(org = %self.spec.org.name, endpoint = endpoint.as_str(), attempt, error = %err, ?backoff, "retrying");
             tokio::time::sleep(backoff).await;
             attempt += 1;
         }
     }
 
-    async fn wait_for_retry_after(&self, deadline: Instant) -> Result<(), ZohoError> {
+    async fn wait_for_retry_after(
+        &self,
+        endpoint: Endpoint,
+        deadline: Instant,
+    ) -> Result<(), ZohoError> {
         let not_before = *self.not_before.lock().expect("retry-after lock");
         if let Some(not_before) = not_before {
             if not_before > deadline {
-                return Err(ZohoError::RetryAfter);
+                return Err(ZohoError::RetryAfter { endpoint });
             }
             tokio::time::sleep_until(not_before).await;
         }
@@ -534,22 +248,16 @@ impl ZohoClient {
     ) -> Result<Answer, ZohoError> {
         let started = Instant::now();
         let timeout = self
+            .spec
             .timeout
             .min(deadline.saturating_duration_since(started));
         if timeout.is_zero() {
             return Err(ZohoError::Deadline);
         }
-        let result = tokio::time::timeout(timeout, self.exchange(endpoint, request)).await;
+        let result = tokio::time::timeout(timeout, self.exchange(endpoint, request))
+            .await
+            .unwrap_or(Err((None, ZohoError::Timeout { endpoint })));
         let elapsed = started.elapsed().as_secs_f64();
-        let result = match result {
-            Ok(result) => result,
-            Err(_) => Err((
-                None,
-                ZohoError::Timeout {
-                    endpoint: endpoint.as_str(),
-                },
-            )),
-        };
         match result {
             Ok(answer) => {
                 self.telemetry
@@ -558,8 +266,7 @@ impl ZohoClient {
             }
             Err((status, err)) => {
                 self.telemetry.observe_request(endpoint, status, elapsed);
-                self.telemetry.count_error(endpoint, &err.metric_label());
-                Err(err)
+                Err(self.counted(err))
             }
         }
     }
@@ -570,49 +277,30 @@ impl ZohoClient {
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
     ) -> Result<Answer, (Option<u16>, ZohoError)> {
-        let name = endpoint.as_str();
         let mut response = request
             .send()
             .await
-            .map_err(|err| (None, transport_error(name, err)))?;
+            .map_err(|err| (None, transport_error(endpoint, err)))?;
         let status = response.status().as_u16();
-        self.read_rate_limits(response.headers());
-        if status == 429 || status == 503 {
-            if let Some(wait) = retry_after(response.headers()) {
-                let until = Instant::now() + wait;
-                *self.not_before.lock().expect("retry-after lock") = Some(until);
-                tracing::info!(org = %self.org.name, endpoint = name, wait = %humantime::format_duration(wait), "Zoho asked to wait (Retry-After)");
-            }
-        }
-        if let Some(length) = response.content_length() {
-            if length > self.max_response_bytes {
-                return Err((
-                    Some(status),
-                    ZohoError::TooLarge {
-                        endpoint: name,
-                        limit: self.max_response_bytes,
-                    },
-                ));
-            }
+        self.read_headers(endpoint, status, response.headers());
+        let limit = self.spec.max_response_bytes;
+        let too_large = || (Some(status), ZohoError::TooLarge { endpoint, limit });
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
+            return Err(too_large());
         }
         let mut body = BytesMut::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() as u64 + chunk.len() as u64 > self.max_response_bytes {
-                        return Err((
-                            Some(status),
-                            ZohoError::TooLarge {
-                                endpoint: name,
-                                limit: self.max_response_bytes,
-                            },
-                        ));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(err) => return Err((Some(status), transport_error(name, err))),
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| (Some(status), transport_error(endpoint, err)))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_large());
             }
+            body.extend_from_slice(&chunk);
         }
         let body = body.freeze();
         if (200..300).contains(&status) {
@@ -622,12 +310,25 @@ impl ZohoClient {
         Err((
             Some(status),
             ZohoError::Api {
-                endpoint: name,
+                endpoint,
                 status,
                 code: parsed.code,
                 message: truncate(parsed.message.as_deref().unwrap_or(""), 200),
             },
         ))
+    }
+
+    /// Takes note of what every answer's headers say: the rate limits, and a `Retry-After` with
+    /// a 429 or 503.
+    fn read_headers(&self, endpoint: Endpoint, status: u16, headers: &HeaderMap) {
+        self.read_rate_limits(headers);
+        if status == 429 || status == 503 {
+            if let Some(wait) = retry_after(headers) {
+                let until = Instant::now() + wait;
+                *self.not_before.lock().expect("retry-after lock") = Some(until);
+                tracing::info!(org = %self.spec.org.name, endpoint = endpoint.as_str(), wait = %humantime::format_duration(wait), "Zoho asked to wait (Retry-After)");
+            }
+        }
     }
 
     fn read_rate_limits(&self, headers: &HeaderMap) {
@@ -639,11 +340,15 @@ impl ZohoClient {
         };
         for (window, limit, remaining) in [
             (
-                "request_window",
+                RateLimitWindow::RequestWindow,
                 "x-ratelimit-limit",
                 "x-ratelimit-remaining",
             ),
-            ("day", "x-ratelimit-day-limit", "x-ratelimit-day-remaining"),
+            (
+                RateLimitWindow::Day,
+                "x-ratelimit-day-limit",
+                "x-ratelimit-day-remaining",
+            ),
         ] {
             let reading = RateLimit {
                 limit: number(limit),
@@ -656,7 +361,7 @@ impl ZohoClient {
     }
 }
 
-fn transport_error(endpoint: &'static str, err: reqwest::Error) -> ZohoError {
+fn transport_error(endpoint: Endpoint, err: reqwest::Error) -> ZohoError {
     if err.is_timeout() {
         return ZohoError::Timeout { endpoint };
     }
@@ -676,60 +381,30 @@ fn transport_error(endpoint: &'static str, err: reqwest::Error) -> ZohoError {
 }
 
 /// `Retry-After` as seconds or an HTTP date, capped at a day.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let wait = if let Ok(seconds) = value.parse::<u64>() {
         Duration::from_secs(seconds)
     } else {
         let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-        let seconds = date.timestamp() as f64 - crate::unix_now();
+        let seconds = date.timestamp() as f64 - crate::support::unix_now();
         Duration::from_secs_f64(seconds.max(0.0))
     };
     Some(wait.min(Duration::from_secs(86_400)))
 }
 
-fn truncate(text: &str, max: usize) -> String {
+/// At most `max` characters of `text`, with an ellipsis when cut.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
 }
 
-fn round_secs(duration: Duration) -> Duration {
-    Duration::from_secs(duration.as_secs().max(1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
-
-    #[test]
-    fn error_labels() {
-        let api = |status, code: Option<&str>| ZohoError::Api {
-            endpoint: "cadences",
-            status,
-            code: code.map(str::to_owned),
-            message: String::new(),
-        };
-        assert_eq!(
-            api(401, Some("INVALID_TOKEN")).metric_label(),
-            "INVALID_TOKEN"
-        );
-        assert_eq!(api(502, None).metric_label(), "http_502");
-        assert_eq!(api(500, Some("<html>\n")).metric_label(), "http_500");
-        let refused = ZohoError::TokenRefused {
-            code: "Access Denied".into(),
-            description: None,
-        };
-        assert_eq!(refused.metric_label(), "Access Denied");
-        assert!(api(401, Some("AUTHENTICATION_FAILURE")).is_token_rejected());
-        assert!(!api(401, Some("OAUTH_SCOPE_MISMATCH")).is_token_rejected());
-        assert!(api(429, Some("TOO_MANY_REQUESTS")).is_transient());
-        assert!(api(503, None).is_transient());
-        assert!(!api(403, Some("NO_PERMISSION")).is_transient());
-        assert!(!refused.is_transient());
-    }
 
     #[test]
     fn retry_after_seconds_and_dates() {

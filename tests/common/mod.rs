@@ -1,25 +1,21 @@
-//! Support shared by the integration tests: a fake Zoho, an org collector pointed at it, and a
-//! small exposition parser. Each test builds its own state; nothing is global.
+//! Support shared by the integration tests: a fake Zoho, orgs wired against it, and a small
+//! exposition parser. Each test builds its own state; nothing is global.
 #![allow(dead_code)] // each test binary uses a different part
 
+use fake_zoho::FakeZoho;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use zoho_cadences_exporter::collector::OrgCollector;
-use zoho_cadences_exporter::config::Config;
-use zoho_cadences_exporter::exposition::Format;
-use zoho_cadences_exporter::fake_zoho::FakeZoho;
-use zoho_cadences_exporter::state::SharedState;
-use zoho_cadences_exporter::zoho::client::{http_client, Limits, ZohoClient};
+use zoho_cadences_exporter::{Config, Format, Org, SharedState, ZohoLimits};
 
 /// Limits with the production counts but waits short enough for real-time tests.
-pub fn fast_limits() -> Limits {
-    Limits {
+pub fn fast_limits() -> ZohoLimits {
+    ZohoLimits {
         retry_base: Duration::from_millis(20),
         retry_cap: Duration::from_millis(100),
         token_backoff_base: Duration::from_millis(300),
         token_backoff_cap: Duration::from_secs(2),
-        ..Limits::default()
+        ..ZohoLimits::default()
     }
 }
 
@@ -32,38 +28,15 @@ pub fn config_for(fakes: &[&FakeZoho], extra: &str) -> Config {
     Config::parse(&yaml).unwrap_or_else(|e| panic!("test config: {e}\n{yaml}"))
 }
 
-/// A collector for each org of `config`, sharing one state, with [`fast_limits`].
-pub fn collectors(config: &Config) -> (SharedState, Vec<OrgCollector>) {
+/// Each org of `config` wired as the exporter wires it, sharing one state, with [`fast_limits`].
+pub fn collectors(config: &Config) -> (SharedState, Vec<Org>) {
     let state = SharedState::new(config);
-    let http = http_client();
-    let collectors = config
-        .orgs
-        .iter()
-        .map(|org| {
-            let client = ZohoClient::new(
-                http.clone(),
-                org.clone(),
-                config.timeout,
-                config.max_response_bytes,
-                state.telemetry().org(&org.name),
-            )
-            .with_limits(fast_limits());
-            OrgCollector::new(
-                Arc::new(client),
-                state.clone(),
-                config.interval,
-                config.collection_deadline(),
-            )
-        })
-        .collect();
-    (state, collectors)
+    let orgs = Org::wire_all(config, &state, fast_limits());
+    (state, orgs)
 }
 
-/// One fake, one org, one collector.
-pub async fn single(
-    cadences: Vec<serde_json::Value>,
-    extra: &str,
-) -> (FakeZoho, SharedState, OrgCollector) {
+/// One fake, one org wired against it.
+pub async fn single(cadences: Vec<serde_json::Value>, extra: &str) -> (FakeZoho, SharedState, Org) {
     let fake = FakeZoho::start(cadences).await.expect("fake Zoho starts");
     let config = config_for(&[&fake], extra);
     let (state, mut collectors) = collectors(&config);
@@ -144,6 +117,15 @@ pub fn promtool_check_metrics(exposition: &str) {
     );
 }
 
+/// An HTTP client for talking to a running exporter.
+pub fn test_http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 /// The built binary, for tests that run it as a process.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_zoho-cadences-exporter");
 
@@ -195,7 +177,7 @@ impl Exporter {
         Exporter {
             child,
             base: format!("http://{address}"),
-            http: http_client(),
+            http: test_http_client(),
             log,
             log_reader: Some(log_reader),
         }

@@ -1,0 +1,125 @@
+//! One org's collection: page through its cadences on a fixed interval, and publish a complete
+//! snapshot or keep the last one.
+//!
+//! Each org runs in its own task with its own client, so a hung or failing org never delays
+//! another. A collection has a deadline; when it passes, the collection fails like any other.
+
+use crate::collect::failures::FailureLog;
+use crate::collect::{ticker, within, LoopSpec};
+use crate::domain::snapshot::OrgSnapshot;
+use crate::domain::transitions::{transitions, Transition};
+use crate::metrics::telemetry::OrgTelemetry;
+use crate::store::SharedState;
+use crate::zoho::client::ZohoClient;
+use crate::zoho::error::ZohoError;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+pub(crate) struct OrgCollector {
+    client: Arc<ZohoClient>,
+    state: SharedState,
+    telemetry: Arc<OrgTelemetry>,
+    spec: LoopSpec,
+    failures: FailureLog,
+}
+
+impl OrgCollector {
+    /// A collector for the client's org, publishing to `state`.
+    pub(crate) fn new(client: Arc<ZohoClient>, state: SharedState, spec: LoopSpec) -> OrgCollector {
+        let telemetry = state.telemetry().org(&client.org().name);
+        OrgCollector {
+            client,
+            state,
+            telemetry,
+            spec,
+            failures: FailureLog::default(),
+        }
+    }
+
+    fn org(&self) -> &str {
+        &self.client.org().name
+    }
+
+    /// Collects once; on success the new snapshot is published, on failure the old one stays.
+    pub(crate) async fn collect_once(&self) -> Result<(), ZohoError> {
+        let started = Instant::now();
+        let deadline = started + self.spec.deadline;
+        self.telemetry.collection_started();
+        let result = within(deadline, self.client.fetch_cadences(deadline)).await;
+        let took = started.elapsed();
+        let cadences = match result {
+            Ok(cadences) => cadences,
+            Err(err) => {
+                self.telemetry.collection_ended(took, Err(err.to_string()));
+                self.failures
+                    .failed(self.org(), "collection", "snapshot", &err);
+                return Err(err);
+            }
+        };
+        let snapshot = Arc::new(OrgSnapshot::build(cadences, SystemTime::now()));
+        self.note_transitions(&snapshot);
+        self.failures.succeeded(self.org(), "collection");
+        tracing::debug!(
+            org = self.org(),
+            cadences = snapshot.cadences().len(),
+            "collection complete"
+        );
+        let collected_at = snapshot.collected_at();
+        self.state.publish_snapshot(self.org(), snapshot).await;
+        self.telemetry.collection_ended(took, Ok(collected_at));
+        Ok(())
+    }
+
+    /// Counts and logs what changed since the previous complete snapshot.
+    fn note_transitions(&self, snapshot: &OrgSnapshot) {
+        let org = self.org();
+        self.telemetry
+            .init_transition_counters(snapshot.modules().keys());
+        let Some(previous) = self.state.snapshot(org) else {
+            return;
+        };
+        for transition in transitions(&previous, snapshot) {
+            let (event, cadence) = match transition {
+                Transition::Deactivated(c) => {
+                    self.telemetry.count_deactivation(&c.module);
+                    ("cadence deactivated", c)
+                }
+                Transition::Deleted(c) => {
+                    self.telemetry.count_deletion(&c.module);
+                    ("cadence deleted", c)
+                }
+            };
+            tracing::info!(
+                org,
+                id = %cadence.id,
+                name = %cadence.name,
+                module = %cadence.module,
+                modified_by = %cadence.modified_by,
+                modified_time = %log_time(cadence.modified),
+                "{event}"
+            );
+        }
+    }
+
+    /// Collects every interval until the task is aborted. The first collection starts at once.
+    pub(crate) async fn run(&self) {
+        let mut ticker = ticker(self.spec.interval);
+        loop {
+            ticker.tick().await;
+            let _ = self.collect_once().await;
+        }
+    }
+}
+
+/// A Zoho time for a log line, as RFC 3339 in UTC ("" when Zoho sent none): the snapshot keeps
+/// times as Unix seconds only, not Zoho's text with its local offset.
+fn log_time(unix_seconds: Option<f64>) -> String {
+    unix_seconds
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| {
+            let time = SystemTime::UNIX_EPOCH + Duration::from_millis((s * 1_000.0) as u64);
+            humantime::format_rfc3339_millis(time).to_string()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,366 @@
+//! The live part of every scrape: per-org collection health and API counters, config reloads,
+//! build info and process metrics. These change between collections, so they are encoded on
+//! every scrape; they are small and bounded whatever the size of the orgs.
+
+use crate::metrics::labels::Endpoint;
+use crate::metrics::labels::{
+    BuildLabels, EndpointLabels, ErrorLabels, ModuleLabels, NoLabels, OrgLabels, RequestLabels,
+    WindowLabels,
+};
+use crate::metrics::rows::encode_rows;
+use crate::metrics::telemetry::{LabelledCounters, OrgTelemetry, RateLimit, Telemetry};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::{Registry, Unit};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+type Orgs = BTreeMap<Arc<str>, Arc<OrgTelemetry>>;
+
+/// A registry holding `telemetry` (the per-org metrics, reloads, build info) and the process
+/// metrics: the live part of a scrape.
+pub(crate) fn registry(telemetry: &Arc<Telemetry>) -> Registry {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(telemetry.clone()));
+    registry.register_collector(Box::new(ProcessCollector::default()));
+    registry
+}
+
+/// One family with one series per org, for the orgs where `value` has one.
+fn per_org<M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    orgs: &Orgs,
+    (name, help, unit): (&str, &str, Option<&Unit>),
+    value: impl Fn(&OrgTelemetry) -> Option<M>,
+) -> std::fmt::Result {
+    encode_rows(
+        encoder,
+        name,
+        help,
+        unit,
+        orgs.iter().filter_map(|(org, telemetry)| {
+            value(telemetry).map(|v| (OrgLabels { org: org.clone() }, v))
+        }),
+    )
+}
+
+impl Collector for Telemetry {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let orgs = self.orgs.read().expect("telemetry lock");
+        encode_collections(&mut encoder, &orgs)?;
+        encode_api_counters(&mut encoder, &orgs)?;
+        encode_api_readings(&mut encoder, &orgs)?;
+        drop(orgs);
+        self.encode_process_wide(&mut encoder)
+    }
+}
+
+/// Collection health per org: `zoho_crm_up` and the collection counters.
+fn encode_collections(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
+    per_org(encoder, orgs, ("zoho_crm_up", "1 when the org's last collection completed, 0 when it failed (values of the other zoho_crm metrics then come from the last complete collection).", None),
+        |t| Some(ConstGauge::new(i64::from(t.collections().health.up))))?;
+    per_org(
+        encoder,
+        orgs,
+        (
+            "zoho_crm_collections",
+            "Collections attempted for the org.",
+            None,
+        ),
+        |t| Some(ConstCounter::new(t.collections().attempted)),
+    )?;
+    per_org(
+        encoder,
+        orgs,
+        (
+            "zoho_crm_collection_failures",
+            "Collections of the org that failed; the last complete snapshot was kept.",
+            None,
+        ),
+        |t| Some(ConstCounter::new(t.collections().failed)),
+    )?;
+    per_org(
+        encoder,
+        orgs,
+        (
+            "zoho_crm_collection_duration",
+            "How long the org's last collection took.",
+            Some(&Unit::Seconds),
+        ),
+        |t| Some(ConstGauge::new(t.collections().last_duration)),
+    )?;
+    per_org(
+        encoder,
+        orgs,
+        (
+            "zoho_crm_last_success_timestamp",
+            "When the org's last successful collection finished, as Unix time.",
+            Some(&Unit::Seconds),
+        ),
+        |t| {
+            let at = t.collections().health.last_success?;
+            Some(ConstGauge::new(crate::support::unix_seconds(at)))
+        },
+    )?;
+    per_org(
+        encoder,
+        orgs,
+        (
+            "zoho_crm_oauth_token_expiry_timestamp",
+            "When the org's cached OAuth access token expires, as Unix time.",
+            Some(&Unit::Seconds),
+        ),
+        |t| {
+            t.token_expiry
+                .lock()
+                .expect("telemetry lock")
+                .map(ConstGauge::new)
+        },
+    )
+}
+
+/// The API counters per org: requests, errors, and the cadence transitions.
+fn encode_api_counters(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
+    let counters: Vec<_> = orgs.iter().map(|(org, t)| (org, t.labelled())).collect();
+    encode_rows(
+        encoder,
+        "zoho_crm_api_requests",
+        "HTTP requests made to Zoho, by endpoint and status code (\"none\" when no answer came).",
+        None,
+        counters.iter().flat_map(|(org, counters)| {
+            counters
+                .requests
+                .iter()
+                .map(|((endpoint, status_code), n)| {
+                    let labels = RequestLabels {
+                        org: (*org).clone(),
+                        endpoint: *endpoint,
+                        status_code: *status_code,
+                    };
+                    (labels, ConstCounter::new(*n))
+                })
+        }),
+    )?;
+    encode_rows(
+        encoder,
+        "zoho_crm_api_errors",
+        "Failed requests to Zoho, by endpoint and error: Zoho's code as sent, or timeout, connect, decode, too_large, http_<status>.",
+        None,
+        counters.iter().flat_map(|(org, counters)| {
+            counters.errors.iter().map(|((endpoint, error), n)| {
+                let labels = ErrorLabels { org: (*org).clone(), endpoint: *endpoint, error: error.clone() };
+                (labels, ConstCounter::new(*n))
+            })
+        }),
+    )?;
+    for (name, help, transitions) in [
+        (
+            "zoho_crm_cadence_deactivations",
+            "Cadences seen active in one complete collection and inactive in the next, by module.",
+            (|c| &c.deactivations) as fn(&LabelledCounters) -> &BTreeMap<Arc<str>, u64>,
+        ),
+        (
+            "zoho_crm_cadence_deletions",
+            "Cadences seen in one complete collection and gone in the next, by module.",
+            |c| &c.deletions,
+        ),
+    ] {
+        encode_rows(
+            encoder,
+            name,
+            help,
+            None,
+            counters.iter().flat_map(|(org, counters)| {
+                transitions(counters).iter().map(|(module, n)| {
+                    let labels = ModuleLabels {
+                        org: (*org).clone(),
+                        module: module.clone(),
+                    };
+                    (labels, ConstCounter::new(*n))
+                })
+            }),
+        )?;
+    }
+    Ok(())
+}
+
+/// Request latency per endpoint, and what Zoho's rate-limit headers said last.
+fn encode_api_readings(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
+    encode_rows(
+        encoder,
+        "zoho_crm_api_request_duration",
+        "Latency of HTTP requests to Zoho, by endpoint.",
+        Some(&Unit::Seconds),
+        orgs.iter().flat_map(|(org, t)| {
+            Endpoint::ALL.into_iter().filter_map(move |endpoint| {
+                let histogram = t.durations[endpoint as usize].get()?;
+                let labels = EndpointLabels {
+                    org: org.clone(),
+                    endpoint,
+                };
+                Some((labels, histogram.clone()))
+            })
+        }),
+    )?;
+    let limits: Vec<_> = orgs
+        .iter()
+        .map(|(org, t)| (org, t.rate_limits.lock().expect("telemetry lock").clone()))
+        .collect();
+    for (name, help, reading) in [
+        (
+            "zoho_crm_api_rate_limit_limit",
+            "API call limit Zoho reported in its X-RATELIMIT headers, by window (request_window or day).",
+            (|l: &RateLimit| l.limit) as fn(&RateLimit) -> Option<f64>,
+        ),
+        (
+            "zoho_crm_api_rate_limit_remaining",
+            "API calls left that Zoho reported in its X-RATELIMIT headers, by window (request_window or day).",
+            |l: &RateLimit| l.remaining,
+        ),
+    ] {
+        encode_rows(
+            encoder,
+            name,
+            help,
+            None,
+            limits.iter().flat_map(|(org, windows)| {
+                windows.iter().filter_map(move |(window, limit)| {
+                    let labels = WindowLabels { org: (*org).clone(), window: *window };
+                    reading(limit).map(|v| (labels, ConstGauge::new(v)))
+                })
+            }),
+        )?;
+    }
+    Ok(())
+}
+
+impl Telemetry {
+    /// The metrics of the process as a whole: reload status and build info.
+    fn encode_process_wide(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let reload = *self.reload.lock().expect("telemetry lock");
+        encode_rows(
+            encoder,
+            "zoho_crm_config_last_reload_successful",
+            "1 when the last configuration reload succeeded.",
+            None,
+            [(NoLabels {}, ConstGauge::new(i64::from(reload.successful)))],
+        )?;
+        encode_rows(
+            encoder,
+            "zoho_crm_config_last_reload_success_timestamp",
+            "When the configuration was last loaded successfully, as Unix time.",
+            Some(&Unit::Seconds),
+            [(NoLabels {}, ConstGauge::new(reload.last_success))],
+        )?;
+        let build = BuildLabels {
+            version: crate::support::VERSION,
+            revision: crate::support::REVISION,
+        };
+        encode_rows(
+            encoder,
+            "zoho_crm_exporter_build_info",
+            "Build of the exporter; value 1.",
+            None,
+            [(build, ConstGauge::new(1))],
+        )
+    }
+}
+
+/// The standard `process_*` metrics, read by the `metrics-process` crate.
+#[derive(Debug, Default)]
+struct ProcessCollector {
+    /// The last reading and when it was taken. Reading /proc takes several system calls, most
+    /// of a small scrape's cost; scrapes closer together than [`PROCESS_READING_TTL`] share one.
+    last: Mutex<Option<(std::time::Instant, Arc<metrics_process::collector::Metrics>)>>,
+}
+
+/// How long one reading of the process metrics serves: far below any scrape interval, so only
+/// scrape storms (many clients, or a load test) share readings.
+const PROCESS_READING_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl ProcessCollector {
+    fn reading(&self) -> Arc<metrics_process::collector::Metrics> {
+        let mut last = self.last.lock().expect("process metrics lock");
+        match &*last {
+            Some((taken, reading)) if taken.elapsed() < PROCESS_READING_TTL => reading.clone(),
+            _ => {
+                let reading = Arc::new(metrics_process::collector::collect());
+                *last = Some((std::time::Instant::now(), reading.clone()));
+                reading
+            }
+        }
+    }
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let process = self.reading();
+        if let Some(cpu) = process.cpu_seconds_total {
+            encode_rows(
+                &mut encoder,
+                "process_cpu",
+                "Total user and system CPU time spent in seconds.",
+                Some(&Unit::Seconds),
+                [(NoLabels {}, ConstCounter::new(cpu))],
+            )?;
+        }
+        let gauges: [(&str, &str, Option<&Unit>, Option<u64>); 7] = [
+            (
+                "process_open_fds",
+                "Number of open file descriptors.",
+                None,
+                process.open_fds,
+            ),
+            (
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                None,
+                process.max_fds,
+            ),
+            (
+                "process_virtual_memory",
+                "Virtual memory size in bytes.",
+                Some(&Unit::Bytes),
+                process.virtual_memory_bytes,
+            ),
+            (
+                "process_virtual_memory_max",
+                "Maximum amount of virtual memory available in bytes.",
+                Some(&Unit::Bytes),
+                process.virtual_memory_max_bytes,
+            ),
+            (
+                "process_resident_memory",
+                "Resident memory size in bytes.",
+                Some(&Unit::Bytes),
+                process.resident_memory_bytes,
+            ),
+            (
+                "process_start_time",
+                "Start time of the process since unix epoch in seconds.",
+                Some(&Unit::Seconds),
+                process.start_time_seconds,
+            ),
+            (
+                "process_threads",
+                "Number of OS threads in the process.",
+                None,
+                process.threads,
+            ),
+        ];
+        for (name, help, unit, value) in gauges {
+            if let Some(value) = value {
+                encode_rows(
+                    &mut encoder,
+                    name,
+                    help,
+                    unit,
+                    [(NoLabels {}, ConstGauge::new(value as f64))],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

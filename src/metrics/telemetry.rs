@@ -1,0 +1,265 @@
+//! The exporter's live state per org: collection health, API counters and readings of Zoho's
+//! rate-limit headers, held in an [`OrgTelemetry`] shared by the org's client, collector and
+//! side loops; and [`Telemetry`], every org's together with the reload status.
+//!
+//! An org's collection health (up, last success, last error, whether a first attempt finished)
+//! is stored here once: the metrics, the status page and the readiness check all read it here.
+//!
+//! Removing an org from [`Telemetry`] removes all its series at once, which prometheus-client's
+//! `Family` cannot do for label sets it cannot enumerate; that is why the org label is added at
+//! encoding time ([`crate::metrics::live`]) rather than stored in families.
+
+use crate::metrics::labels::{Endpoint, RateLimitWindow, StatusCode, OVERFLOW_LABEL};
+use prometheus_client::metrics::histogram::Histogram;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// How many distinct values one org's `error`, `status_code` or `module` label may take before
+/// further ones are counted under `other`: Zoho's codes are free text, and no map may grow
+/// without bound.
+pub(crate) const MAX_LABEL_VALUES: usize = 64;
+
+/// Request latency buckets, seconds: Zoho answers in tens to hundreds of milliseconds, timeouts
+/// are tens of seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0,
+];
+
+/// How an org's collections are going: what `zoho_crm_up`, the status page and `/-/ready` show.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Health {
+    /// The first collection attempt has finished (success or not).
+    pub(crate) attempted: bool,
+    pub(crate) up: bool,
+    pub(crate) last_success: Option<SystemTime>,
+    /// The last failure, as a safe message (never holds a secret).
+    pub(crate) last_error: Option<String>,
+}
+
+/// What Zoho's `X-RATELIMIT-*` headers said last, per window.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct RateLimit {
+    pub(crate) limit: Option<f64>,
+    pub(crate) remaining: Option<f64>,
+}
+
+/// One org's live metrics. Cheap to share: the client, the collector and the encoder hold the
+/// same `Arc`.
+#[derive(Debug)]
+pub(crate) struct OrgTelemetry {
+    pub(super) collections: Mutex<Collections>,
+    pub(super) token_expiry: Mutex<Option<f64>>,
+    labelled: Mutex<LabelledCounters>,
+    /// Created on first use, so an endpoint never called shows no histogram.
+    pub(super) durations: [OnceLock<Histogram>; 4],
+    pub(super) rate_limits: Mutex<BTreeMap<RateLimitWindow, RateLimit>>,
+}
+
+/// The collection counters and the health they end in, changed together.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Collections {
+    pub(super) attempted: u64,
+    pub(super) failed: u64,
+    pub(super) last_duration: f64,
+    pub(super) health: Health,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct LabelledCounters {
+    pub(super) requests: BTreeMap<(Endpoint, StatusCode), u64>,
+    pub(super) errors: BTreeMap<(Endpoint, Arc<str>), u64>,
+    pub(super) deactivations: BTreeMap<Arc<str>, u64>,
+    pub(super) deletions: BTreeMap<Arc<str>, u64>,
+}
+
+/// Adds one to `map[key]`, or to the `overflow` key once the map holds [`MAX_LABEL_VALUES`]
+/// keys.
+fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K, overflow: impl FnOnce() -> K) {
+    let key = if map.contains_key(&key) || map.len() < MAX_LABEL_VALUES {
+        key
+    } else {
+        overflow()
+    };
+    *map.entry(key).or_default() += 1;
+}
+
+impl Default for OrgTelemetry {
+    fn default() -> Self {
+        Self {
+            collections: Mutex::new(Collections::default()),
+            token_expiry: Mutex::new(None),
+            labelled: Mutex::new(LabelledCounters::default()),
+            durations: std::array::from_fn(|_| OnceLock::new()),
+            rate_limits: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl OrgTelemetry {
+    /// A collection starts: counted at once, so a hung one shows as attempted.
+    pub(crate) fn collection_started(&self) {
+        self.collections().attempted += 1;
+    }
+
+    /// A collection ended, in `took`: `Ok` with when its snapshot was taken, or `Err` with a
+    /// safe message. The health follows.
+    pub(crate) fn collection_ended(&self, took: Duration, outcome: Result<SystemTime, String>) {
+        let mut collections = self.collections();
+        collections.last_duration = took.as_secs_f64();
+        let health = &mut collections.health;
+        health.attempted = true;
+        match outcome {
+            Ok(at) => {
+                health.up = true;
+                health.last_success = Some(at);
+                health.last_error = None;
+            }
+            Err(message) => {
+                health.up = false;
+                health.last_error = Some(message);
+                collections.failed += 1;
+            }
+        }
+    }
+
+    /// The org's collection health now.
+    pub(crate) fn health(&self) -> Health {
+        self.collections().health.clone()
+    }
+
+    /// Records one HTTP attempt: its status code (`None` when no answer came) and latency.
+    pub(crate) fn observe_request(&self, endpoint: Endpoint, status: Option<u16>, seconds: f64) {
+        let status = status.map_or(StatusCode::NoAnswer, StatusCode::Answered);
+        bump(&mut self.labelled().requests, (endpoint, status), || {
+            (endpoint, StatusCode::Other)
+        });
+        self.durations[endpoint as usize]
+            .get_or_init(|| Histogram::new(LATENCY_BUCKETS))
+            .observe(seconds);
+    }
+
+    /// Counts one failed attempt under a bounded error label.
+    pub(crate) fn count_error(&self, endpoint: Endpoint, error: &str) {
+        bump(
+            &mut self.labelled().errors,
+            (endpoint, Arc::from(error)),
+            || (endpoint, Arc::from(OVERFLOW_LABEL)),
+        );
+    }
+
+    /// Starts the deactivation and deletion counters of these modules at 0, so that the first
+    /// event is an increase Prometheus can see rather than a new series already at 1.
+    pub(crate) fn init_transition_counters<'a>(
+        &self,
+        modules: impl IntoIterator<Item = &'a Arc<str>>,
+    ) {
+        let mut guard = self.labelled();
+        let counters = &mut *guard;
+        for module in modules {
+            for map in [&mut counters.deactivations, &mut counters.deletions] {
+                if map.len() < MAX_LABEL_VALUES {
+                    map.entry(module.clone()).or_default();
+                }
+            }
+        }
+    }
+
+    pub(crate) fn count_deactivation(&self, module: &Arc<str>) {
+        bump(&mut self.labelled().deactivations, module.clone(), || {
+            Arc::from(OVERFLOW_LABEL)
+        });
+    }
+
+    pub(crate) fn count_deletion(&self, module: &Arc<str>) {
+        bump(&mut self.labelled().deletions, module.clone(), || {
+            Arc::from(OVERFLOW_LABEL)
+        });
+    }
+
+    pub(crate) fn set_token_expiry(&self, unix_seconds: Option<f64>) {
+        *self.token_expiry.lock().expect("telemetry lock") = unix_seconds;
+    }
+
+    pub(crate) fn set_rate_limit(&self, window: RateLimitWindow, limit: RateLimit) {
+        self.rate_limits
+            .lock()
+            .expect("telemetry lock")
+            .insert(window, limit);
+    }
+
+    pub(super) fn collections(&self) -> MutexGuard<'_, Collections> {
+        self.collections.lock().expect("telemetry lock")
+    }
+
+    pub(super) fn labelled(&self) -> MutexGuard<'_, LabelledCounters> {
+        self.labelled.lock().expect("telemetry lock")
+    }
+}
+
+/// Every org's live metrics plus the process-wide ones; registered once into the live registry.
+#[derive(Debug, Default)]
+pub(crate) struct Telemetry {
+    pub(super) orgs: RwLock<BTreeMap<Arc<str>, Arc<OrgTelemetry>>>,
+    pub(super) reload: Mutex<ReloadStatus>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ReloadStatus {
+    pub(super) successful: bool,
+    pub(super) last_success: f64,
+}
+
+impl Default for ReloadStatus {
+    fn default() -> Self {
+        Self {
+            successful: true,
+            last_success: crate::support::unix_now(),
+        }
+    }
+}
+
+impl Telemetry {
+    /// The org's telemetry, created on first use and kept across reloads while the org stays.
+    pub(crate) fn org(&self, name: &str) -> Arc<OrgTelemetry> {
+        if let Some(existing) = self.orgs.read().expect("telemetry lock").get(name) {
+            return existing.clone();
+        }
+        self.orgs
+            .write()
+            .expect("telemetry lock")
+            .entry(Arc::from(name))
+            .or_default()
+            .clone()
+    }
+
+    /// Keeps the orgs in `keep`, each with its telemetry (created for new ones), and drops
+    /// every series of the others.
+    pub(crate) fn retain_orgs(&self, keep: &[&str]) {
+        let mut orgs = self.orgs.write().expect("telemetry lock");
+        orgs.retain(|name, _| keep.contains(&&**name));
+        for name in keep {
+            if !orgs.contains_key(*name) {
+                orgs.insert(Arc::from(*name), Arc::default());
+            }
+        }
+    }
+
+    /// Every org's collection health.
+    pub(crate) fn health(&self) -> BTreeMap<Arc<str>, Health> {
+        self.orgs
+            .read()
+            .expect("telemetry lock")
+            .iter()
+            .map(|(name, org)| (name.clone(), org.health()))
+            .collect()
+    }
+
+    pub(crate) fn record_reload(&self, successful: bool) {
+        let mut status = self.reload.lock().expect("telemetry lock");
+        status.successful = successful;
+        if successful {
+            status.last_success = crate::support::unix_now();
+        }
+    }
+}

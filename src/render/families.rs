@@ -1,0 +1,381 @@
+//! The cadence families: what the cadence part of the exposition says about every org's current
+//! snapshot, its expectations' verdict and its last complete side passes. One function per
+//! family, in the order they appear.
+//!
+//! The enrolled records and executed follow-ups come from their own passes, joined here with
+//! each org's current snapshot: a cadence gone from the snapshot has no series, whatever an older
+//! pass said about it.
+
+use crate::domain::activity::{Enrollment, FollowUpsExecuted};
+use crate::domain::cadence::Cadence;
+use crate::domain::expectations::CheckedSnapshot;
+use crate::metrics::labels::{label_set, CadenceStatus};
+use crate::metrics::rows::encode_rows;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Unit;
+use std::collections::BTreeMap;
+use std::fmt::Result;
+use std::sync::Arc;
+
+/// One org's share of the cadence part.
+#[derive(Debug, Clone)]
+pub(crate) struct OrgView {
+    pub(crate) name: Arc<str>,
+    pub(crate) checked: Arc<CheckedSnapshot>,
+    pub(crate) enrollment: Option<Arc<Enrollment>>,
+    pub(crate) follow_ups_executed: Option<Arc<FollowUpsExecuted>>,
+}
+
+impl OrgView {
+    fn cadences(&self) -> &[Cadence] {
+        self.checked.snapshot.cadences()
+    }
+}
+
+/// What the cadence part is built from: every org with a snapshot, in config order.
+#[derive(Debug, Clone)]
+pub(crate) struct CadenceSource {
+    pub(crate) orgs: Vec<OrgView>,
+    pub(crate) per_cadence_metrics: bool,
+}
+
+label_set! {
+    struct ModuleStatusLabels<'a> { org: &'a str, module: &'a str, status: CadenceStatus }
+}
+label_set! {
+    struct ModuleChannelLabels<'a> { org: &'a str, module: &'a str, channel: &'a str }
+}
+label_set! {
+    struct ModuleLabels<'a> { org: &'a str, module: &'a str }
+}
+label_set! {
+    struct ExpectationLabels<'a> { org: &'a str, expectation: &'a str }
+}
+label_set! {
+    /// The labels of every per-cadence family.
+    struct CadenceLabels<'a> { org: &'a str, id: &'a str, name: &'a str, module: &'a str }
+}
+label_set! {
+    struct CadenceChannelLabels<'a> {
+        org: &'a str, id: &'a str, name: &'a str, module: &'a str, channel: &'a str,
+    }
+}
+label_set! {
+    struct CadenceInfoLabels<'a> {
+        org: &'a str,
+        id: &'a str,
+        name: &'a str,
+        module: &'a str,
+        enrollment: &'a str,
+        custom_view: &'a str,
+        created_by: &'a str,
+        modified_by: &'a str,
+    }
+}
+
+impl<'a> CadenceLabels<'a> {
+    fn of(org: &'a str, c: &'a Cadence) -> Self {
+        CadenceLabels {
+            org,
+            id: &c.id,
+            name: &c.name,
+            module: &c.module,
+        }
+    }
+
+    fn with_channel(self, channel: &'a str) -> CadenceChannelLabels<'a> {
+        let CadenceLabels {
+            org,
+            id,
+            name,
+            module,
+        } = self;
+        CadenceChannelLabels {
+            org,
+            id,
+            name,
+            module,
+            channel,
+        }
+    }
+}
+
+const FROM_LAST_COLLECTION: &str = "(from the org's last complete collection)";
+const FROM_LAST_ENROLLMENT: &str =
+    "(from the org's last complete enrollment pass, for the cadences of its last complete collection)";
+const FROM_LAST_ANALYTICS: &str =
+    "(from the org's last complete analytics pass, for the cadences of its last complete collection)";
+
+impl Collector for CadenceSource {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result {
+        let (orgs, encoder) = (&self.orgs, &mut encoder);
+        cadences_per_module(encoder, orgs)?;
+        follow_ups_per_module(encoder, orgs)?;
+        expectation_matches(encoder, orgs)?;
+        // Expectations are about cadences users named; they are exported even when
+        // per-cadence metrics are off, since the alerts need them.
+        expected_active(encoder, orgs)?;
+        // Enrolled records per module: kept when per-cadence metrics are off.
+        enrolled_per_module(encoder, orgs)?;
+        if !self.per_cadence_metrics {
+            return Ok(());
+        }
+        cadence_info(encoder, orgs)?;
+        cadence_flags(encoder, orgs)?;
+        cadence_follow_ups(encoder, orgs)?;
+        cadence_times(encoder, orgs)?;
+        cadence_enrolled_records(encoder, orgs)?;
+        cadence_follow_ups_executed(encoder, orgs)
+    }
+}
+
+/// Every cadence of every org, with its org's name.
+fn every_cadence(orgs: &[OrgView]) -> impl Iterator<Item = (&OrgView, &Cadence)> {
+    orgs.iter()
+        .flat_map(|org| org.cadences().iter().map(move |c| (org, c)))
+}
+
+fn cadences_per_module(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    let rows = orgs.iter().flat_map(|org| {
+        org.checked
+            .snapshot
+            .modules()
+            .iter()
+            .flat_map(move |(module, totals)| {
+                [
+                    (CadenceStatus::Active, totals.active),
+                    (CadenceStatus::Inactive, totals.inactive),
+                ]
+                .map(|(status, n)| {
+                    let labels = ModuleStatusLabels {
+                        org: &org.name,
+                        module,
+                        status,
+                    };
+                    (labels, ConstGauge::new(n as i64))
+                })
+            })
+    });
+    let help = format!("Cadences per module and status {FROM_LAST_COLLECTION}.");
+    encode_rows(encoder, "zoho_crm_cadences", &help, None, rows)
+}
+
+fn follow_ups_per_module(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    let rows = orgs.iter().flat_map(|org| {
+        org.checked
+            .snapshot
+            .modules()
+            .iter()
+            .flat_map(move |(module, totals)| {
+                totals.follow_ups.iter().map(move |(channel, n)| {
+                    let labels = ModuleChannelLabels {
+                        org: &org.name,
+                        module,
+                        channel,
+                    };
+                    (labels, ConstGauge::new(*n as i64))
+                })
+            })
+    });
+    let help = format!(
+        "Follow-ups configured across the module's cadences, by channel {FROM_LAST_COLLECTION}."
+    );
+    encode_rows(encoder, "zoho_crm_follow_ups", &help, None, rows)
+}
+
+fn expectation_matches(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    let rows = orgs.iter().flat_map(|org| {
+        org.checked.evaluation.matches.iter().map(|(name, n)| {
+            let labels = ExpectationLabels {
+                org: &org.name,
+                expectation: name,
+            };
+            (labels, ConstGauge::new(*n as i64))
+        })
+    });
+    let help = format!("Cadences the expectation matched {FROM_LAST_COLLECTION}; 0 means the cadence is gone or renamed.");
+    encode_rows(encoder, "zoho_crm_expectation_matches", &help, None, rows)
+}
+
+fn expected_active(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    let rows = orgs.iter().flat_map(|org| {
+        let expected = &org.checked.evaluation.expected_active;
+        org.cadences()
+            .iter()
+            .zip(expected)
+            .filter_map(|(cadence, expected)| {
+                expected.map(|e| {
+                    (
+                        CadenceLabels::of(&org.name, cadence),
+                        ConstGauge::new(i64::from(e)),
+                    )
+                })
+            })
+    });
+    let help = format!("The state an expectation requires of the cadence: 1 active, 0 inactive {FROM_LAST_COLLECTION}.");
+    encode_rows(
+        encoder,
+        "zoho_crm_cadence_expected_active",
+        &help,
+        None,
+        rows,
+    )
+}
+
+fn enrolled_per_module(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    let per_org: Vec<(&str, BTreeMap<&str, u64>)> = orgs
+        .iter()
+        .filter_map(|org| {
+            let mut modules: BTreeMap<&str, u64> = BTreeMap::new();
+            for (cadence, n) in org.enrollment.as_ref()?.counted(org.cadences()) {
+                *modules.entry(&cadence.module).or_default() += n;
+            }
+            Some((&*org.name, modules))
+        })
+        .collect();
+    let rows = per_org.iter().flat_map(|(org, modules)| {
+        modules
+            .iter()
+            .map(|(module, n)| (ModuleLabels { org, module }, ConstGauge::new(*n as i64)))
+    });
+    let help = format!("Records enrolled in the module's cadences {FROM_LAST_ENROLLMENT}.");
+    encode_rows(encoder, "zoho_crm_enrolled_records", &help, None, rows)
+}
+
+fn cadence_info(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    let rows = every_cadence(orgs).map(|(org, c)| {
+        let labels = CadenceInfoLabels {
+            org: &org.name,
+            id: &c.id,
+            name: &c.name,
+            module: &c.module,
+            enrollment: &c.enrollment,
+            custom_view: &c.custom_view,
+            created_by: &c.created_by,
+            modified_by: &c.modified_by,
+        };
+        (labels, ConstGauge::new(1))
+    });
+    let help = format!("Descriptive labels of each cadence; value 1 {FROM_LAST_COLLECTION}.");
+    encode_rows(encoder, "zoho_crm_cadence_info", &help, None, rows)
+}
+
+/// `zoho_crm_cadence_active` and `zoho_crm_cadence_published`: one 0/1 gauge per cadence each.
+fn cadence_flags(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    type Flag = fn(&Cadence) -> bool;
+    let flags: [(&str, &str, Flag); 2] = [
+        (
+            "zoho_crm_cadence_active",
+            "1 when the cadence is active, 0 when it is switched off",
+            |c| c.active,
+        ),
+        (
+            "zoho_crm_cadence_published",
+            "1 when the cadence is published",
+            |c| c.published,
+        ),
+    ];
+    for (name, help, flag) in flags {
+        let rows = every_cadence(orgs).map(|(org, c)| {
+            (
+                CadenceLabels::of(&org.name, c),
+                ConstGauge::new(i64::from(flag(c))),
+            )
+        });
+        encode_rows(
+            encoder,
+            name,
+            &format!("{help} {FROM_LAST_COLLECTION}."),
+            None,
+            rows,
+        )?;
+    }
+    Ok(())
+}
+
+fn cadence_follow_ups(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    let rows = every_cadence(orgs).flat_map(|(org, c)| {
+        c.follow_ups.iter().map(move |(channel, n)| {
+            let labels = CadenceLabels::of(&org.name, c).with_channel(channel);
+            (labels, ConstGauge::new(*n as i64))
+        })
+    });
+    let help = format!("Follow-ups configured in the cadence, by channel {FROM_LAST_COLLECTION}.");
+    encode_rows(encoder, "zoho_crm_cadence_follow_ups", &help, None, rows)
+}
+
+/// The times of each cadence, in seconds; a cadence without one has no series.
+fn cadence_times(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    type Reading = fn(&Cadence) -> Option<f64>;
+    let times: [(&str, &str, Reading); 4] = [
+        (
+            "zoho_crm_cadence_created_timestamp",
+            "When the cadence was created, as Unix time",
+            |c| c.created,
+        ),
+        (
+            "zoho_crm_cadence_modified_timestamp",
+            "When the cadence was last modified, as Unix time; staleness is time() minus this",
+            |c| c.modified,
+        ),
+        (
+            "zoho_crm_cadence_end_timestamp",
+            "When the cadence ends, as Unix time; only for cadences with an end date",
+            |c| c.end,
+        ),
+        (
+            "zoho_crm_cadence_execution_interval",
+            "How often the cadence executes; only when Zoho states it",
+            |c| c.execution_interval,
+        ),
+    ];
+    for (name, help, value) in times {
+        let rows = every_cadence(orgs).filter_map(|(org, c)| {
+            value(c).map(|v| (CadenceLabels::of(&org.name, c), ConstGauge::new(v)))
+        });
+        let help = format!("{help} {FROM_LAST_COLLECTION}.");
+        encode_rows(encoder, name, &help, Some(&Unit::Seconds), rows)?;
+    }
+    Ok(())
+}
+
+fn cadence_enrolled_records(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    let rows = orgs.iter().flat_map(|org| {
+        let counted = org
+            .enrollment
+            .iter()
+            .flat_map(|e| e.counted(org.cadences()));
+        counted.map(|(c, n)| (CadenceLabels::of(&org.name, c), ConstGauge::new(n as i64)))
+    });
+    let help = format!("Records enrolled in the cadence {FROM_LAST_ENROLLMENT}.");
+    encode_rows(
+        encoder,
+        "zoho_crm_cadence_enrolled_records",
+        &help,
+        None,
+        rows,
+    )
+}
+
+fn cadence_follow_ups_executed(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
+    let rows = every_cadence(orgs).flat_map(|(org, c)| {
+        let channels = org
+            .follow_ups_executed
+            .as_ref()
+            .and_then(|f| f.per_cadence.get(&*c.id));
+        channels.into_iter().flatten().map(move |(channel, n)| {
+            let labels = CadenceLabels::of(&org.name, c).with_channel(channel);
+            (labels, ConstGauge::new(*n as i64))
+        })
+    });
+    let help = format!("Follow-ups the active cadence executed over the configured analytics window, by channel {FROM_LAST_ANALYTICS}.");
+    encode_rows(
+        encoder,
+        "zoho_crm_cadence_follow_ups_executed",
+        &help,
+        None,
+        rows,
+    )
+}
