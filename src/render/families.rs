@@ -9,10 +9,11 @@
 use crate::domain::activity::{Enrollment, FollowUpsExecuted};
 use crate::domain::cadence::Cadence;
 use crate::domain::expectations::CheckedSnapshot;
+use crate::domain::snapshot::ModuleTotals;
 use crate::metrics::labels::{label_set, CadenceStatus};
 use crate::metrics::rows::encode_rows;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
 use std::collections::BTreeMap;
@@ -137,47 +138,43 @@ fn every_cadence(orgs: &[OrgView]) -> impl Iterator<Item = (&OrgView, &Cadence)>
         .flat_map(|org| org.cadences().iter().map(move |c| (org, c)))
 }
 
+/// Every module of every org, with its totals.
+fn every_module(orgs: &[OrgView]) -> impl Iterator<Item = (&str, &str, &ModuleTotals)> {
+    orgs.iter().flat_map(|org| {
+        let modules = org.checked.snapshot.modules().iter();
+        modules.map(|(module, totals)| (&*org.name, &**module, totals))
+    })
+}
+
 fn cadences_per_module(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
-    let rows = orgs.iter().flat_map(|org| {
-        org.checked
-            .snapshot
-            .modules()
-            .iter()
-            .flat_map(move |(module, totals)| {
-                [
-                    (CadenceStatus::Active, totals.active),
-                    (CadenceStatus::Inactive, totals.inactive),
-                ]
-                .map(|(status, n)| {
-                    let labels = ModuleStatusLabels {
-                        org: &org.name,
-                        module,
-                        status,
-                    };
-                    (labels, ConstGauge::new(n as i64))
-                })
-            })
+    let rows = every_module(orgs).flat_map(|(org, module, totals)| {
+        [
+            (CadenceStatus::Active, totals.active),
+            (CadenceStatus::Inactive, totals.inactive),
+        ]
+        .map(|(status, n)| {
+            let labels = ModuleStatusLabels {
+                org,
+                module,
+                status,
+            };
+            (labels, ConstGauge::new(n as i64))
+        })
     });
     let help = format!("Cadences per module and status {FROM_LAST_COLLECTION}.");
     encode_rows(encoder, "zoho_crm_cadences", &help, None, rows)
 }
 
 fn follow_ups_per_module(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
-    let rows = orgs.iter().flat_map(|org| {
-        org.checked
-            .snapshot
-            .modules()
-            .iter()
-            .flat_map(move |(module, totals)| {
-                totals.follow_ups.iter().map(move |(channel, n)| {
-                    let labels = ModuleChannelLabels {
-                        org: &org.name,
-                        module,
-                        channel,
-                    };
-                    (labels, ConstGauge::new(*n as i64))
-                })
-            })
+    let rows = every_module(orgs).flat_map(|(org, module, totals)| {
+        totals.follow_ups.iter().map(move |(channel, n)| {
+            let labels = ModuleChannelLabels {
+                org,
+                module,
+                channel,
+            };
+            (labels, ConstGauge::new(*n as i64))
+        })
     });
     let help = format!(
         "Follow-ups configured across the module's cadences, by channel {FROM_LAST_COLLECTION}."
@@ -262,6 +259,19 @@ fn cadence_info(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
     encode_rows(encoder, "zoho_crm_cadence_info", &help, None, rows)
 }
 
+/// One family with one gauge per cadence that has a `value`, labelled with the cadence.
+fn per_cadence<M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    orgs: &[OrgView],
+    (name, help, unit): (&str, &str, Option<&Unit>),
+    value: impl Fn(&Cadence) -> Option<M>,
+) -> Result {
+    let rows = every_cadence(orgs)
+        .filter_map(|(org, c)| value(c).map(|v| (CadenceLabels::of(&org.name, c), v)));
+    let help = format!("{help} {FROM_LAST_COLLECTION}.");
+    encode_rows(encoder, name, &help, unit, rows)
+}
+
 /// `zoho_crm_cadence_active` and `zoho_crm_cadence_published`: one 0/1 gauge per cadence each.
 fn cadence_flags(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
     type Flag = fn(&Cadence) -> bool;
@@ -278,19 +288,9 @@ fn cadence_flags(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
         ),
     ];
     for (name, help, flag) in flags {
-        let rows = every_cadence(orgs).map(|(org, c)| {
-            (
-                CadenceLabels::of(&org.name, c),
-                ConstGauge::new(i64::from(flag(c))),
-            )
-        });
-        encode_rows(
-            encoder,
-            name,
-            &format!("{help} {FROM_LAST_COLLECTION}."),
-            None,
-            rows,
-        )?;
+        per_cadence(encoder, orgs, (name, help, None), |c| {
+            Some(ConstGauge::new(i64::from(flag(c))))
+        })?;
     }
     Ok(())
 }
@@ -332,11 +332,10 @@ fn cadence_times(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
         ),
     ];
     for (name, help, value) in times {
-        let rows = every_cadence(orgs).filter_map(|(org, c)| {
-            value(c).map(|v| (CadenceLabels::of(&org.name, c), ConstGauge::new(v)))
-        });
-        let help = format!("{help} {FROM_LAST_COLLECTION}.");
-        encode_rows(encoder, name, &help, Some(&Unit::Seconds), rows)?;
+        let unit = Some(&Unit::Seconds);
+        per_cadence(encoder, orgs, (name, help, unit), |c| {
+            value(c).map(ConstGauge::new)
+        })?;
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ pub(crate) mod verifiers;
 
 use crate::web::tls::names::{ClientAuth, TlsVersion};
 use crate::web::tls::settings::{Pem, TlsSettings};
-use crate::web::tls::verifiers::{AllowedSans, AnyClientCert};
+use crate::web::tls::verifiers::ClientCertPolicy;
 use rustls::crypto::{CryptoProvider, SupportedKxGroup};
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
@@ -167,54 +167,57 @@ fn private_key(pem: &Pem) -> Result<PrivateKeyDer<'static>, TlsError> {
     })
 }
 
+/// The client-certificate policy of `client_auth_type`, with `client_allowed_sans` on top.
 fn client_verifier(
     settings: &TlsSettings,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
     let auth = settings.client_auth;
-    let mut roots = RootCertStore::empty();
-    if let Some(pem) = &settings.client_ca {
-        let (field, prefix) = pem.describe("client_ca_file", "client_ca");
-        for (n, cert) in certificates(pem, "client_ca_file", "client_ca")?
-            .into_iter()
-            .enumerate()
-        {
-            roots.add(cert).map_err(|err| {
-                error(
-                    &field,
-                    format!(
-                        "{prefix}certificate {} cannot be a trust anchor: {err}",
-                        n + 1
-                    ),
-                )
-            })?;
-        }
+    if auth == ClientAuth::NoClientCert {
+        return Ok(WebPkiClientVerifier::no_client_auth());
     }
-    let sans = settings.client_allowed_sans.clone();
-    if auth.verifies() {
+    let roots = client_roots(settings)?;
+    let chain = if auth.verifies() {
         let mut builder =
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots.clone()), provider.clone());
         if !auth.mandatory() {
             builder = builder.allow_unauthenticated();
         }
-        let inner = builder
+        let verifier = builder
             .build()
             .map_err(|err| error("client_ca_file", format!("{err}")))?;
-        return Ok(match sans {
-            Some(sans) => Arc::new(AllowedSans { inner, sans }),
-            None => inner,
-        });
-    }
-    if auth == ClientAuth::NoClientCert {
-        return Ok(WebPkiClientVerifier::no_client_auth());
-    }
-    let any: Arc<dyn ClientCertVerifier> = Arc::new(AnyClientCert {
+        if settings.client_allowed_sans.is_none() {
+            return Ok(verifier); // rustls's own verifier does it all
+        }
+        Some(verifier)
+    } else {
+        None
+    };
+    Ok(Arc::new(ClientCertPolicy {
+        chain,
         mandatory: auth.mandatory(),
         hints: roots.subjects(),
         provider: provider.clone(),
-    });
-    Ok(match sans {
-        Some(sans) => Arc::new(AllowedSans { inner: any, sans }),
-        None => any,
-    })
+        allowed_sans: settings.client_allowed_sans.clone(),
+    }))
+}
+
+/// The client CA's certificates, as trust anchors.
+fn client_roots(settings: &TlsSettings) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    let Some(pem) = &settings.client_ca else {
+        return Ok(roots);
+    };
+    let (field, prefix) = pem.describe("client_ca_file", "client_ca");
+    let certs = certificates(pem, "client_ca_file", "client_ca")?;
+    for (n, cert) in certs.into_iter().enumerate() {
+        roots.add(cert).map_err(|err| {
+            let message = format!(
+                "{prefix}certificate {} cannot be a trust anchor: {err}",
+                n + 1
+            );
+            error(&field, message)
+        })?;
+    }
+    Ok(roots)
 }
