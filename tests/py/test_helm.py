@@ -36,7 +36,7 @@ RELEASE = "zce"
 NAMESPACE = "monitoring"
 CONFIG_DIR = "/etc/zoho-cadences-exporter"
 
-# The exporter's config.yaml keys (src/config.rs refuses any other).
+# The exporter's config.yaml keys (src/config/raw.rs refuses any other).
 CONFIG_KEYS = {
     "interval", "timeout", "per_cadence_metrics", "max_response_bytes", "orgs", "expectations",
     "enrollment", "analytics",
