@@ -476,10 +476,15 @@ impl prometheus_client::collector::Collector for Telemetry {
         encode_rows(
             &mut encoder,
             "zoho_crm_exporter_build_info",
-            "Build of the exporter; value 1.",
+            "Build of the exporter (version, git revision and branch, rustc version); value 1.",
             None,
             [(
-                [("version", crate::VERSION), ("revision", crate::REVISION)],
+                [
+                    ("version", crate::VERSION),
+                    ("revision", crate::REVISION),
+                    ("branch", crate::BRANCH),
+                    ("rustversion", crate::RUST_VERSION),
+                ],
                 ConstGauge::new(1),
             )],
         )?;

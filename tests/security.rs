@@ -217,7 +217,7 @@ impl Served {
         let task = tokio::spawn(server::run_with(
             ConfigSource::Fixed(Box::new(config.clone())),
             config,
-            listener,
+            vec![listener],
             "/metrics".to_owned(),
             ServeOptions { web_config, limits },
             async move {
@@ -270,18 +270,7 @@ fn bcrypt_hash(password: &str) -> String {
 
 /// Runs the binary to completion with the Zoho credentials cleared from the environment.
 fn run_binary(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BINARY)
-        .args(args)
-        .env_remove("ZOHO_CLIENT_ID")
-        .env_remove("ZOHO_CLIENT_SECRET")
-        .env_remove("ZOHO_REFRESH_TOKEN")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run(args, &[])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1096,7 +1085,7 @@ async fn zoho_error_text_on_the_status_page_is_escaped() {
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(zoho_cadences_exporter::connections::serve(
-        listener,
+        vec![listener],
         app,
         None,
         Limits::default(),

@@ -56,7 +56,7 @@ METRICS = {
     "zoho_crm_api_rate_limit_limit": {"org", "window"},
     "zoho_crm_config_last_reload_successful": set(),
     "zoho_crm_config_last_reload_success_timestamp_seconds": set(),
-    "zoho_crm_exporter_build_info": {"version", "revision"},
+    "zoho_crm_exporter_build_info": {"version", "revision", "branch", "rustversion"},
     "process_cpu_seconds_total": set(),
     "process_resident_memory_bytes": set(),
     "process_virtual_memory_bytes": set(),

@@ -1,0 +1,251 @@
+//! Running the exporter as a service, as Prometheus' own exporters are run: several listen
+//! addresses, systemd socket activation, `--version` and build info, start-up errors in the
+//! chosen log format, config paths relative to the config file.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use zoho_cadences_exporter::fake_zoho::{generated_cadences, FakeZoho};
+
+fn write_config(dir: &Path, yaml: &str) -> PathBuf {
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// A config file for one org collecting from `fake`.
+fn fake_config(dir: &Path, fake: &FakeZoho) -> PathBuf {
+    write_config(
+        dir,
+        &format!("interval: 1m\norgs:\n{}", fake.org_yaml("acme")),
+    )
+}
+
+/// Waits until the log holds `count` lines containing every one of `parts`, for at most 10 s.
+async fn log_lines(exporter: &Exporter, parts: &[&str], count: usize) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let lines: Vec<String> = exporter
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| parts.iter().all(|p| l.contains(p)))
+            .cloned()
+            .collect();
+        if lines.len() >= count {
+            return lines;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "fewer than {count} log lines with {parts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The value of `key=` in a logfmt line.
+fn logfmt_field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split(&format!(" {key}="))
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+}
+
+async fn get(exporter: &Exporter, address: &str, path: &str) -> (u16, String) {
+    let response = exporter
+        .http
+        .get(format!("http://{address}{path}"))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listening.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_listen_address_answers() {
+    let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
+    let dir = temp_dir("two-addresses");
+    let config = fake_config(&dir, &fake);
+    let mut command = Command::new(BINARY);
+    command.args([
+        "--config.file",
+        config.to_str().unwrap(),
+        "--web.listen-address",
+        "127.0.0.1:0",
+        "--web.listen-address",
+        "127.0.0.1:0",
+    ]);
+    let exporter = Exporter::spawn(command);
+    let lines = log_lines(&exporter, &["msg=listening", "address="], 2).await;
+    let addresses: Vec<&str> = lines.iter().map(|l| logfmt_field(l, "address")).collect();
+    assert_ne!(addresses[0], addresses[1], "two sockets, two ports");
+    for address in addresses {
+        let (status, body) = get(&exporter, address, "/metrics").await;
+        assert_eq!(status, 200, "{address}");
+        assert!(body.contains("zoho_crm_exporter_build_info"), "{address}");
+        assert_eq!(get(&exporter, address, "/-/healthy").await.0, 200);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The binary started the way systemd starts a socket-activated service: `socket` as file
+/// descriptor 3, `LISTEN_FDS=1` and `LISTEN_PID` the service's own process id (a shell sets it
+/// to its `$$` and then execs the exporter, which keeps the id).
+fn socket_activated(socket: std::os::fd::RawFd, args: &[&str]) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "export LISTEN_PID=$$; exec \"$0\" \"$@\"", BINARY])
+        .args(args)
+        .env("LISTEN_FDS", "1")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDNAMES");
+    // SAFETY: between fork and exec only async-signal-safe calls (dup2, fcntl) run.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(socket, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn socket_activation_serves_the_socket_systemd_passes() {
+    use std::os::fd::AsRawFd;
+    let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
+    let dir = temp_dir("socket-activation");
+    let config = fake_config(&dir, &fake);
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = socket.local_addr().unwrap().to_string();
+    let command = socket_activated(
+        socket.as_raw_fd(),
+        &[
+            "--config.file",
+            config.to_str().unwrap(),
+            "--web.systemd-socket",
+            // Ignored with --web.systemd-socket, as in exporter-toolkit.
+            "--web.listen-address",
+            "127.0.0.1:1",
+        ],
+    );
+    let exporter = Exporter::spawn(command);
+    // Only the exporter holds the socket now.
+    drop(socket);
+    assert_eq!(exporter.base, format!("http://{address}"));
+    let (status, body) = get(&exporter, &address, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("zoho_crm_exporter_build_info"));
+    let ready = exporter
+        .wait_for("the org collected", |t| {
+            value(t, r#"zoho_crm_up{org="acme"}"#) == Some(1.0)
+        })
+        .await;
+    assert_eq!(count_series(&ready, "zoho_crm_cadence_active"), 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn socket_activation_refuses_sockets_that_are_missing_not_ours_or_not_tcp() {
+    use std::os::fd::AsRawFd;
+    let demo = ["--demo", "--web.systemd-socket"];
+    let (code, _, log) = run(&demo, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        log.contains("msg=\"cannot serve --web.systemd-socket\"")
+            && log.contains("no sockets were passed (LISTEN_PID and LISTEN_FDS are not set)"),
+        "{log}"
+    );
+    let (code, _, log) = run(&demo, &[("LISTEN_PID", "1"), ("LISTEN_FDS", "1")]);
+    assert_eq!(code, 1);
+    assert!(
+        log.contains("the sockets were passed to another process (LISTEN_PID is \"1\""),
+        "{log}"
+    );
+
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let out = socket_activated(udp.as_raw_fd(), &demo).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("file descriptor 3 is not a stream socket; only listening TCP sockets"),
+        "{log}"
+    );
+    let unbound = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let connected = std::net::TcpStream::connect(unbound.local_addr().unwrap()).unwrap();
+    let out = socket_activated(connected.as_raw_fd(), &demo)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("file descriptor 3 is not listening"), "{log}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version and build info.
+
+#[test]
+fn version_is_printed_in_the_layout_of_the_prometheus_tools() {
+    for flag in ["--version", "-V"] {
+        let (code, stdout, log) = run(&[flag], &[]);
+        assert_eq!(code, 0, "{log}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 4, "{stdout}");
+        assert_eq!(
+            lines[0],
+            format!(
+                "zoho-cadences-exporter, version {} (branch: {}, revision: {})",
+                zoho_cadences_exporter::VERSION,
+                zoho_cadences_exporter::BRANCH,
+                zoho_cadences_exporter::REVISION
+            )
+        );
+        // Values start in column 21, as in prometheus/common's version template.
+        let date = lines[1].strip_prefix("  build date:       ").unwrap();
+        let shape: String = date
+            .chars()
+            .map(|c| if c.is_ascii_digit() { 'N' } else { c })
+            .collect();
+        assert_eq!(shape, "NNNNNNNN-NN:NN:NN", "{date}");
+        let rustc = lines[2].strip_prefix("  rustc version:    ").unwrap();
+        assert_eq!(rustc, zoho_cadences_exporter::RUST_VERSION);
+        assert!(
+            rustc.split('.').count() == 3 && rustc.starts_with("1."),
+            "{rustc}"
+        );
+        assert_eq!(
+            lines[3],
+            format!(
+                "  platform:         {}/{}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            )
+        );
+    }
+}
+
+#[test]
+fn build_info_names_version_revision_branch_and_rust_version() {
+    let config = zoho_cadences_exporter::config::Config::parse(
+        "orgs:\n  - name: acme\n    client_id: a\n    client_secret: b\n    refresh_token: c\n",
+    )
+    .unwrap();
+    let state = zoho_cadences_exporter::state::SharedState::new(&config);
+    let series = format!(
+        r#"zoho_crm_exporter_build_info{{version="{}",revision="{}",branch="{}",rustversion="{}"}}"#,
+        zoho_cadences_exporter::VERSION,
+        zoho_cadences_exporter::REVISION,
+        zoho_cadences_exporter::BRANCH,
+        zoho_cadences_exporter::RUST_VERSION,
+    );
+    assert_eq!(value(&scrape(&state), &series), Some(1.0));
+}
