@@ -249,3 +249,117 @@ fn build_info_names_version_revision_branch_and_rust_version() {
     );
     assert_eq!(value(&scrape(&state), &series), Some(1.0));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Behind a path-prefixing proxy.
+
+/// A reverse proxy on 127.0.0.1 that serves `upstream` under `/prefix/`: it strips the prefix
+/// before passing a GET on, and answers 404 to any path outside it, as an ingress would.
+async fn prefix_proxy(upstream: String) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        async move {
+            let Some(rest) = uri.path().strip_prefix("/prefix/") else {
+                return (StatusCode::NOT_FOUND, "outside /prefix/\n").into_response();
+            };
+            let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            let answer = client
+                .get(format!("{upstream}/{rest}{query}"))
+                .send()
+                .await
+                .unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            let content_type = answer
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let body = answer.bytes().await.unwrap();
+            (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, task)
+}
+
+/// Every `href`, `src` and `action` attribute value of an HTML page, entities decoded.
+fn links(html: &str) -> Vec<String> {
+    let mut links = Vec::new();
+    for attribute in ["href=", "src=", "action="] {
+        for (at, _) in html.match_indices(attribute) {
+            let rest = &html[at + attribute.len()..];
+            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
+            let value = rest[1..].split(quote).next().unwrap();
+            links.push(value.replace("&amp;", "&"));
+        }
+    }
+    links
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_link_of_the_status_page_works_under_a_path_prefix() {
+    let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
+    let dir = temp_dir("prefix");
+    let exporter = Exporter::start(&fake_config(&dir, &fake));
+    // Readiness answers 200 once the org was collected.
+    exporter
+        .wait_for("the org collected", |t| {
+            value(t, r#"zoho_crm_up{org="acme"}"#) == Some(1.0)
+        })
+        .await;
+    let (proxy, _task) = prefix_proxy(exporter.base.clone()).await;
+    let proxy_url = reqwest::Url::parse(&proxy).unwrap();
+    let root = proxy_url.join("/prefix/").unwrap();
+
+    // Every page reached from `/prefix/` through its links, each once; every link on them must
+    // stay under the prefix and answer 200.
+    let mut pages = vec![root.clone()];
+    let mut seen = std::collections::BTreeSet::from([root.to_string()]);
+    let mut checked = 0;
+    while let Some(page) = pages.pop() {
+        let answer = exporter.http.get(page.clone()).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{page}");
+        let html = answer
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t.to_str().unwrap().starts_with("text/html"));
+        let body = answer.text().await.unwrap();
+        if !html {
+            continue;
+        }
+        for link in links(&body) {
+            let target = page.join(&link).unwrap();
+            if target.origin() != proxy_url.origin() {
+                continue; // A link to another site is not served by this proxy.
+            }
+            assert!(
+                target.path().starts_with("/prefix/"),
+                "{link:?} on {page} leaves the prefix: {target}"
+            );
+            checked += 1;
+            let mut target = target;
+            target.set_fragment(None);
+            if seen.insert(target.to_string()) {
+                assert!(seen.len() < 100, "more pages than a status page has");
+                pages.push(target);
+            }
+        }
+    }
+    assert!(
+        seen.contains(&root.join("metrics").unwrap().to_string())
+            && seen.contains(&root.join("-/ready").unwrap().to_string()),
+        "the page links the metrics and readiness: {seen:?}"
+    );
+    assert!(checked >= 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
