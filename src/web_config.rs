@@ -258,14 +258,7 @@ fn tls_settings(
     if !enabled {
         return Ok(None);
     }
-    let resolve = |path: String| {
-        let path = PathBuf::from(path);
-        if path.is_absolute() {
-            path
-        } else {
-            dir.join(path)
-        }
-    };
+    let resolve = |path: String| crate::config::relative_to(dir, path);
     let cert = match (cert_file, cert) {
         (Some(_), Some(_)) => {
             return Err(format!(

@@ -363,3 +363,137 @@ async fn every_link_of_the_status_page_works_under_a_path_prefix() {
     assert!(checked >= 2);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a first run trips over.
+
+#[test]
+fn config_paths_are_relative_to_the_config_file() {
+    let dir = temp_dir("relative-paths");
+    std::fs::create_dir_all(dir.join("secrets")).unwrap();
+    for (name, value) in [
+        ("client_id", "1000.ID"),
+        ("client_secret", "s3cr3t"),
+        ("refresh_token", "r3fr3sh"),
+    ] {
+        std::fs::write(dir.join("secrets").join(name), value).unwrap();
+    }
+    let yaml = "orgs:\n  - name: acme\n    client_id_file: secrets/client_id\n    client_secret_file: secrets/client_secret\n    refresh_token_file: ./secrets/refresh_token\n";
+    let config = write_config(&dir, yaml);
+    // Run from elsewhere: the paths must not depend on the current directory.
+    let check = |config: &Path| {
+        Command::new(BINARY)
+            .args(["--config.file", config.to_str().unwrap(), "--config.check"])
+            .current_dir("/")
+            .output()
+            .unwrap()
+    };
+    let out = check(&config);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "config OK: 1 org(s), 0 expectation(s)\n"
+    );
+
+    let missing = write_config(&dir, &yaml.replace("secrets/client_id", "secrets/nope"));
+    let out = check(&missing);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        log.contains(&format!(
+            "orgs[0].client_id_file: cannot read {}",
+            dir.join("secrets/nope").display()
+        )),
+        "the error names the resolved path: {log}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_bad_listen_address_names_the_value_and_the_expected_form() {
+    for (address, why) in [
+        ("localhost", "no port"),
+        ("10263", "no host part (write :10263 for every interface)"),
+        ("::1:10263", "an IPv6 address needs brackets"),
+    ] {
+        let (code, stdout, log) = run(&["--demo", "--web.listen-address", address], &[]);
+        assert_eq!(code, 1, "{log}");
+        assert!(stdout.is_empty());
+        let line = log.lines().find(|l| l.contains("level=error")).unwrap();
+        assert!(
+            line.contains("msg=\"invalid --web.listen-address\"")
+                && line.contains(&format!("address={address} "))
+                && line.contains(why)
+                && line.contains("expected HOST:PORT or :PORT"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn start_up_errors_are_log_lines_in_the_chosen_format() {
+    let dir = temp_dir("startup-errors");
+    let config = write_config(
+        &dir,
+        "orgs:\n  - name: acme\n    client_id: a\n    client_secret: b\n    refresh_token: c\n",
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let config_flag = ["--config.file", config.to_str().unwrap()];
+    let in_use = [&config_flag[..], &["--web.listen-address", &address]].concat();
+
+    let json = [&in_use[..], &["--log.format", "json"]].concat();
+    let (code, stdout, log) = run(&json, &[]);
+    assert_eq!(code, 1, "{log}");
+    assert!(stdout.is_empty());
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let error = lines
+        .iter()
+        .find(|l| l["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("no error line in {log}"));
+    assert_eq!(error["message"], "cannot listen on --web.listen-address");
+    assert_eq!(error["address"], address.as_str());
+    assert!(
+        error["error"].as_str().unwrap().contains("in use"),
+        "{error}"
+    );
+
+    let (code, _, log) = run(&in_use, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        log.lines().all(|l| l.starts_with("ts=")),
+        "logfmt lines only: {log}"
+    );
+    assert!(
+        log.contains("level=error msg=\"cannot listen on --web.listen-address\""),
+        "{log}"
+    );
+
+    // A config error too, before anything is served.
+    let (code, _, log) = run(
+        &[
+            "--config.file",
+            "/nonexistent/config.yaml",
+            "--log.format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    let line: serde_json::Value = serde_json::from_str(log.trim()).unwrap();
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(line["message"], "config error");
+    assert!(line["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot read config file /nonexistent/config.yaml"));
+    drop(taken);
+    std::fs::remove_dir_all(dir).unwrap();
+}
