@@ -62,6 +62,18 @@ pub struct OrgConfig {
     pub accounts_url: String,
     /// Explicit API domain; `None` means the token answer's `api_domain`.
     pub api_domain: Option<String>,
+    /// The files the credentials above were read from, watched while the org runs
+    /// ([`crate::credentials`]); the values above are what they held at load.
+    pub credential_files: CredentialFiles,
+}
+
+/// Where an org's credentials given as `<key>_file` are (resolved against the config file's
+/// directory); `None` for those given inline or from the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CredentialFiles {
+    pub client_id: Option<PathBuf>,
+    pub client_secret: Option<PathBuf>,
+    pub refresh_token: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -449,6 +461,11 @@ pub(crate) fn relative_to(dir: &Path, path: impl Into<PathBuf>) -> PathBuf {
 fn org_from_raw(index: usize, raw: RawOrg, dir: &Path) -> Result<OrgConfig, ConfigError> {
     let field = |key: &str| format!("orgs[{index}].{key}");
     let file = |path: Option<PathBuf>| path.map(|path| relative_to(dir, path));
+    let credential_files = CredentialFiles {
+        client_id: file(raw.client_id_file),
+        client_secret: file(raw.client_secret_file),
+        refresh_token: file(raw.refresh_token_file),
+    };
     let name = raw
         .name
         .map(|n| n.trim().to_owned())
@@ -467,16 +484,20 @@ fn org_from_raw(index: usize, raw: RawOrg, dir: &Path) -> Result<OrgConfig, Conf
             )
         })?,
     };
-    let client_id = inline_or_file(&field("client_id"), raw.client_id, file(raw.client_id_file))?;
+    let client_id = inline_or_file(
+        &field("client_id"),
+        raw.client_id,
+        credential_files.client_id.as_deref(),
+    )?;
     let client_secret = inline_or_file(
         &field("client_secret"),
         raw.client_secret,
-        file(raw.client_secret_file),
+        credential_files.client_secret.as_deref(),
     )?;
     let refresh_token = inline_or_file(
         &field("refresh_token"),
         raw.refresh_token,
-        file(raw.refresh_token_file),
+        credential_files.refresh_token.as_deref(),
     )?;
     let api_version = match raw.api_version.as_deref().map(str::trim) {
         None | Some("v8") => ApiVersion::V8,
@@ -505,6 +526,7 @@ fn org_from_raw(index: usize, raw: RawOrg, dir: &Path) -> Result<OrgConfig, Conf
         api_version,
         accounts_url,
         api_domain,
+        credential_files,
     })
 }
 
@@ -513,7 +535,7 @@ fn org_from_raw(index: usize, raw: RawOrg, dir: &Path) -> Result<OrgConfig, Conf
 fn inline_or_file(
     field: &str,
     inline: Option<String>,
-    file: Option<PathBuf>,
+    file: Option<&Path>,
 ) -> Result<String, ConfigError> {
     let value = match (inline, file) {
         (Some(_), Some(_)) => {
@@ -524,18 +546,27 @@ fn inline_or_file(
         }
         (None, None) => return Err(invalid(field, format!("is required (or {field}_file)"))),
         (Some(value), None) => value,
-        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|err| {
-            invalid(
-                format!("{field}_file"),
-                format!("cannot read {}: {err}", path.display()),
-            )
-        })?,
+        (None, Some(path)) => {
+            return read_credential_file(path).map_err(|err| invalid(format!("{field}_file"), err))
+        }
     };
     let value = value.trim().to_owned();
     if value.is_empty() {
         return Err(invalid(field, "is empty"));
     }
     Ok(value)
+}
+
+/// Reads a credential file: its text without surrounding white space, which must not be empty.
+/// The error names the path, never the content.
+pub(crate) fn read_credential_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(value.to_owned())
 }
 
 /// An `http(s)://host[:port][/path]` base URL, returned without a trailing slash.

@@ -3,7 +3,8 @@
 //! Code map (see ARCHITECTURE.md for the data flow and invariants):
 //! - [`config`]: the YAML config and the environment fallback, validated into [`config::Config`].
 //! - [`zoho`]: Zoho's data centers, answer shapes ([`zoho::model`]) and the HTTP client with its
-//!   token cache, retries and limits ([`zoho::client`]).
+//!   token cache, retries and limits ([`zoho::client`]); [`credentials`]: an org's credentials,
+//!   re-read from their files when these change.
 //! - [`snapshot`]: one org's complete, immutable picture of its cadences.
 //! - [`expectations`]: which cadences must be active, matched against a snapshot.
 //! - [`collector`]: one org's collection loop; [`supervisor`]: all orgs' loops across reloads.
@@ -19,17 +20,19 @@
 //!   basic auth and extra headers, re-read when the files change.
 //! - [`fake_zoho`] and [`demo`]: the simulated Zoho behind `--demo` and every test.
 //! - [`secret`], [`logging`]: redacted secrets and log formats; [`malloc`]: how glibc's allocator
-//!   holds and returns memory.
+//!   holds and returns memory; [`file_stamp`]: noticing that a file read earlier has changed.
 //! - [`fuzzing`]: the entry points of the fuzz targets and their corpus replay.
 
 pub mod collector;
 pub mod config;
 pub mod connections;
+pub mod credentials;
 pub mod demo;
 pub mod enrollment;
 pub mod expectations;
 pub mod exposition;
 pub mod fake_zoho;
+pub mod file_stamp;
 pub mod fuzzing;
 pub mod http;
 pub mod listen;

@@ -1,6 +1,7 @@
 //! Running the exporter as a service, as Prometheus' own exporters are run: several listen
 //! addresses, systemd socket activation, `--version` and build info, start-up errors in the
-//! chosen log format, config paths relative to the config file.
+//! chosen log format, the status page behind a path-prefixing proxy, credentials rotated on disk
+//! without a reload, config paths relative to the config file.
 
 mod common;
 
@@ -8,7 +9,9 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use zoho_cadences_exporter::fake_zoho::{generated_cadences, FakeZoho};
+use zoho_cadences_exporter::fake_zoho::{
+    generated_cadences, FakeZoho, Route, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN,
+};
 
 fn write_config(dir: &Path, yaml: &str) -> PathBuf {
     let path = dir.join("config.yaml");
@@ -495,5 +498,171 @@ fn start_up_errors_are_log_lines_in_the_chosen_format() {
         .unwrap()
         .starts_with("cannot read config file /nonexistent/config.yaml"));
     drop(taken);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials rotated on disk.
+
+/// A config file for one org named `acme` whose client secret and refresh token are files in
+/// `secrets/` beside it (given relative to it), holding what `fake` accepts now.
+fn config_with_secret_files(dir: &Path, fake: &FakeZoho) -> PathBuf {
+    std::fs::create_dir_all(dir.join("secrets")).unwrap();
+    rotate(dir, "client_secret", CLIENT_SECRET);
+    rotate(dir, "refresh_token", REFRESH_TOKEN);
+    let url = fake.url();
+    write_config(
+        dir,
+        &format!(
+            "interval: 1s\norgs:\n  - name: acme\n    client_id: \"{CLIENT_ID}\"\n    client_secret_file: secrets/client_secret\n    refresh_token_file: secrets/refresh_token\n    accounts_url: {url}\n    api_domain: {url}\n"
+        ),
+    )
+}
+
+/// Replaces a secret file the way Kubernetes and vault agents do: a new file renamed over it.
+fn rotate(dir: &Path, name: &str, value: &str) {
+    let path = dir.join("secrets").join(name);
+    let new = path.with_extension("new");
+    std::fs::write(&new, format!("{value}\n")).unwrap();
+    std::fs::rename(new, path).unwrap();
+}
+
+fn credentials_read(text: &str) -> Option<f64> {
+    value(
+        text,
+        r#"zoho_crm_credentials_last_read_successful{org="acme"}"#,
+    )
+}
+
+#[tokio::test]
+async fn rotated_secret_files_are_used_from_the_next_token_request_without_a_reload() {
+    let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
+    let dir = temp_dir("rotation");
+    let config =
+        zoho_cadences_exporter::config::Config::load(&config_with_secret_files(&dir, &fake))
+            .unwrap();
+    let (state, collectors) = collectors(&config);
+    let collector = &collectors[0];
+    collector.collect_once().await.unwrap();
+    collector.collect_once().await.unwrap();
+    assert_eq!(fake.calls(Route::Token), 1, "the access token is cached");
+    assert_eq!(credentials_read(&scrape(&state)), Some(1.0));
+
+    // Zoho issues a new refresh token and the old one stops working; the file is rewritten
+    // between two collections. The cached access token belongs to the old grant: it is dropped,
+    // and the next collection's token request carries the new refresh token.
+    fake.set_refresh_token("1000.rotated-refresh-token");
+    rotate(&dir, "refresh_token", "1000.rotated-refresh-token");
+    collector.collect_once().await.unwrap();
+    assert_eq!(
+        fake.calls(Route::Token),
+        2,
+        "a token request with the new one"
+    );
+    let text = scrape(&state);
+    assert_eq!(value(&text, r#"zoho_crm_up{org="acme"}"#), Some(1.0));
+    assert_eq!(credentials_read(&text), Some(1.0));
+
+    // A new client secret keeps the cached access token, and is sent with the next token
+    // request (here after Zoho killed the access token).
+    fake.set_client_secret("rotated-client-secret");
+    rotate(&dir, "client_secret", "rotated-client-secret");
+    collector.collect_once().await.unwrap();
+    assert_eq!(
+        fake.calls(Route::Token),
+        2,
+        "the access token is still good"
+    );
+    fake.expire_tokens();
+    collector.collect_once().await.unwrap();
+    assert_eq!(fake.calls(Route::Token), 3);
+    assert_eq!(
+        value(&scrape(&state), r#"zoho_crm_up{org="acme"}"#),
+        Some(1.0)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_unreadable_secret_file_keeps_the_last_good_value_and_is_reported() {
+    let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
+    let dir = temp_dir("unreadable");
+    let config =
+        zoho_cadences_exporter::config::Config::load(&config_with_secret_files(&dir, &fake))
+            .unwrap();
+    let (state, collectors) = collectors(&config);
+    let collector = &collectors[0];
+    collector.collect_once().await.unwrap();
+    let token_file = dir.join("secrets/refresh_token");
+
+    // Gone, then empty (a writer caught half-way): each time the last good refresh token is
+    // what the next token request sends, and the gauge says the read failed.
+    std::fs::remove_file(&token_file).unwrap();
+    for broken in [false, true] {
+        if broken {
+            std::fs::write(&token_file, "").unwrap();
+        }
+        fake.expire_tokens();
+        let tokens = fake.calls(Route::Token);
+        collector.collect_once().await.unwrap();
+        assert_eq!(fake.calls(Route::Token), tokens + 1);
+        let text = scrape(&state);
+        assert_eq!(value(&text, r#"zoho_crm_up{org="acme"}"#), Some(1.0));
+        assert_eq!(credentials_read(&text), Some(0.0), "broken: {broken}");
+    }
+
+    rotate(&dir, "refresh_token", REFRESH_TOKEN);
+    collector.collect_once().await.unwrap();
+    assert_eq!(credentials_read(&scrape(&state)), Some(1.0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_exporter_logs_rotations_and_unreadable_files_without_their_content() {
+    let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
+    let dir = temp_dir("rotation-log");
+    let exporter = Exporter::start(&config_with_secret_files(&dir, &fake));
+    exporter
+        .wait_for("the first collection", |t| {
+            value(t, r#"zoho_crm_up{org="acme"}"#) == Some(1.0)
+        })
+        .await;
+
+    std::fs::remove_file(dir.join("secrets/refresh_token")).unwrap();
+    exporter
+        .wait_for("the failed read reported", |t| {
+            credentials_read(t) == Some(0.0)
+        })
+        .await;
+    let line = exporter
+        .wait_for_log(&["level=warn", "cannot read a credential file"])
+        .await;
+    assert!(
+        line.contains("org=acme")
+            && line.contains("key=refresh_token_file")
+            && line.contains(&dir.join("secrets/refresh_token").display().to_string()),
+        "{line}"
+    );
+
+    let rotated = "1000.rotated-and-never-logged";
+    fake.set_refresh_token(rotated);
+    rotate(&dir, "refresh_token", rotated);
+    let tokens = fake.calls(Route::Token);
+    let text = exporter
+        .wait_for("the new refresh token in use", |t| {
+            credentials_read(t) == Some(1.0) && fake.calls(Route::Token) > tokens
+        })
+        .await;
+    assert_eq!(value(&text, r#"zoho_crm_up{org="acme"}"#), Some(1.0));
+    exporter
+        .wait_for_log(&["credential file changed", "key=refresh_token_file"])
+        .await;
+    exporter
+        .wait_for_log(&["refresh token changed: the cached access token is dropped"])
+        .await;
+    let log = exporter.log.lock().unwrap().join("\n");
+    for secret in [rotated, REFRESH_TOKEN, CLIENT_SECRET] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

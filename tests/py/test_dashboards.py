@@ -52,6 +52,7 @@ METRICS = {
     "zoho_crm_api_request_duration_seconds_sum": {"org", "endpoint"},
     "zoho_crm_api_request_duration_seconds_count": {"org", "endpoint"},
     "zoho_crm_oauth_token_expiry_timestamp_seconds": {"org"},
+    "zoho_crm_credentials_last_read_successful": {"org"},
     "zoho_crm_api_rate_limit_remaining": {"org", "window"},
     "zoho_crm_api_rate_limit_limit": {"org", "window"},
     "zoho_crm_config_last_reload_successful": set(),
