@@ -534,16 +534,30 @@ fn credentials_read(text: &str) -> Option<f64> {
     )
 }
 
-#[tokio::test]
-async fn rotated_secret_files_are_used_from_the_next_token_request_without_a_reload() {
+/// A fake Zoho, and one org collecting from it with [`config_with_secret_files`] in a fresh
+/// directory, collected once.
+async fn collecting_with_secret_files(
+    name: &str,
+) -> (
+    FakeZoho,
+    PathBuf,
+    zoho_cadences_exporter::state::SharedState,
+    zoho_cadences_exporter::collector::OrgCollector,
+) {
     let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
-    let dir = temp_dir("rotation");
+    let dir = temp_dir(name);
     let config =
         zoho_cadences_exporter::config::Config::load(&config_with_secret_files(&dir, &fake))
             .unwrap();
-    let (state, collectors) = collectors(&config);
-    let collector = &collectors[0];
+    let (state, mut collectors) = collectors(&config);
+    let collector = collectors.remove(0);
     collector.collect_once().await.unwrap();
+    (fake, dir, state, collector)
+}
+
+#[tokio::test]
+async fn rotated_secret_files_are_used_from_the_next_token_request_without_a_reload() {
+    let (fake, dir, state, collector) = collecting_with_secret_files("rotation").await;
     collector.collect_once().await.unwrap();
     assert_eq!(fake.calls(Route::Token), 1, "the access token is cached");
     assert_eq!(credentials_read(&scrape(&state)), Some(1.0));
@@ -585,14 +599,7 @@ async fn rotated_secret_files_are_used_from_the_next_token_request_without_a_rel
 
 #[tokio::test]
 async fn an_unreadable_secret_file_keeps_the_last_good_value_and_is_reported() {
-    let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
-    let dir = temp_dir("unreadable");
-    let config =
-        zoho_cadences_exporter::config::Config::load(&config_with_secret_files(&dir, &fake))
-            .unwrap();
-    let (state, collectors) = collectors(&config);
-    let collector = &collectors[0];
-    collector.collect_once().await.unwrap();
+    let (fake, dir, state, collector) = collecting_with_secret_files("unreadable").await;
     let token_file = dir.join("secrets/refresh_token");
 
     // Gone, then empty (a writer caught half-way): each time the last good refresh token is
