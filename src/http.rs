@@ -197,9 +197,11 @@ async fn status_page(State(app): State<AppState>) -> Response {
     let path = escape_html(&app.telemetry_path);
     let mut html = String::with_capacity(4096);
     html.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Zoho CRM Cadences Exporter</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.up{color:#060}.down{color:#a00}</style></head><body>\n<h1>Zoho CRM Cadences Exporter</h1>\n");
+    // Relative links (`./metrics`, not `/metrics`), so the page works behind a proxy that
+    // serves it under a path prefix (https://host/prefix/), as exporter-toolkit's page does.
     let _ = writeln!(
         html,
-        "<p>Version {} &middot; <a href=\"{path}\">Metrics</a> &middot; <a href=\"/-/ready\">Readiness</a></p>",
+        "<p>Version {} &middot; <a href=\".{path}\">Metrics</a> &middot; <a href=\"./-/ready\">Readiness</a></p>",
         escape_html(crate::VERSION)
     );
     html.push_str("<table><thead><tr><th>Org</th><th>Status</th><th>Last success</th><th>Cadences</th><th>Active</th><th>Inactive</th><th>Enrolled records</th><th>Last error</th></tr></thead><tbody>\n");
