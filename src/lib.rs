@@ -31,11 +31,10 @@ mod web;
 mod zoho;
 
 // The binary (src/main.rs).
-pub use app::cli::{run, Args};
-pub use support::malloc::configure as configure_allocator;
+pub use app::cli::run_cli;
 
 // The integration tests, the benches and the fuzz targets.
-pub use app::demo::{start as start_demo, DemoZoho};
+pub use app::demo::{start as start_demo, DemoError, DemoZoho};
 pub use app::org::Org;
 pub use app::serve::{run as serve, ServeOptions, SHUTDOWN_GRACE};
 pub use app::supervisor::Supervisor;
@@ -46,6 +45,7 @@ pub use domain::snapshot::OrgSnapshot;
 pub use metrics::labels::Endpoint;
 pub use render::negotiate::Format;
 pub use store::{OrgStatus, SharedState};
+pub use support::build::{BRANCH, REVISION, RUST_VERSION, VERSION};
 pub use web::accept::{serve as serve_connections, Limits as ConnectionLimits};
 pub use web::config::WebConfigError;
 pub use web::reload::WebConfig;

@@ -154,7 +154,7 @@ async fn status_page_shows_each_org() {
         .contains("default-src 'none'"));
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let html = String::from_utf8(body).unwrap();
-    assert!(html.contains(r#"<a href="/metrics">"#), "{html}");
+    assert!(html.contains(r#"<a href="./metrics">"#), "{html}");
     assert!(
         html.contains(r#"<td>org0</td><td class="up">up</td>"#),
         "{html}"

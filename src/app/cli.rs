@@ -1,20 +1,28 @@
-//! The command line: the flags ([`Args`]) and what the binary does with them ([`run`]): check
-//! the config, collect once, or serve.
+//! The command line: the flags ([`Args`]) and what the binary does with them ([`run_cli`]): print
+//! the version, check the config, collect once, or serve. Every error after the flags are parsed
+//! is a log line in the `--log.format` chosen.
 
 use crate::app::demo;
 use crate::config::source::ConfigSource;
 use crate::config::Config;
 use crate::support::logging::{LogFormat, LogLevel};
+use crate::web::listen::{self, Listen, ListenAddress};
 use crate::web::reload::WebConfig;
+use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Prometheus exporter for Zoho CRM cadences.
-#[derive(Debug, clap::Parser)]
-#[command(name = "zoho-cadences-exporter", version, about)]
-pub struct Args {
+#[derive(Debug, Parser)]
+#[command(name = "zoho-cadences-exporter", about, disable_version_flag = true)]
+struct Args {
+    /// Print the version, git branch and revision, build date, rustc version and platform, and
+    /// exit.
+    #[arg(long, short = 'V')]
+    version: bool,
     /// YAML config file. Without it, one org named `default` is built from ZOHO_CLIENT_ID,
-    /// ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN and ZOHO_DATA_CENTER.
+    /// ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN and ZOHO_DATA_CENTER. Relative paths in it are
+    /// taken from the file's directory.
     #[arg(long = "config.file", value_name = "PATH", conflicts_with = "demo")]
     config_file: Option<PathBuf>,
     /// Validate the config and exit.
@@ -23,13 +31,19 @@ pub struct Args {
     /// Collect every org once, print the exposition to stdout, and exit 0 only if all succeeded.
     #[arg(long)]
     once: bool,
-    /// Address to listen on (`:10263` is every interface).
+    /// Address to listen on, HOST:PORT or :PORT (every interface). Repeat it to listen on
+    /// several (IPv4 and IPv6, or a second port); each serves the same, with the web config.
     #[arg(
         long = "web.listen-address",
         value_name = "ADDRESS",
-        default_value = ":10263"
+        default_value = ":10263",
+        action = clap::ArgAction::Append
     )]
-    listen_address: String,
+    listen_addresses: Vec<String>,
+    /// Serve the listening sockets systemd passes (socket activation: LISTEN_FDS) instead of
+    /// the --web.listen-address ones. Linux only.
+    #[arg(long = "web.systemd-socket")]
+    systemd_socket: bool,
     /// Path under which metrics are served.
     #[arg(
         long = "web.telemetry-path",
@@ -52,44 +66,61 @@ pub struct Args {
     web_config_file: Option<PathBuf>,
 }
 
-impl Args {
-    /// Installs the log output the flags ask for.
-    pub fn init_logging(&self) {
-        crate::support::logging::init(self.log_level, self.log_format);
+/// The binary: sets the allocator up, parses the flags, takes systemd's sockets when asked to,
+/// installs the log output, and runs the rest on a runtime.
+pub fn run_cli() -> ExitCode {
+    crate::support::malloc::configure();
+    let args = Args::parse();
+    if args.version {
+        print!("{}", crate::support::build::version_report());
+        return ExitCode::SUCCESS;
     }
-}
-
-/// A problem that ends the process with a message and exit code 1.
-type Failure = String;
-
-/// Does what the flags say; the exit code tells whether it went well.
-pub async fn run(args: Args) -> ExitCode {
-    match run_checked(args).await {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("{message}");
-            ExitCode::FAILURE
+    // Before the runtime's threads start and before anything opens a file: this takes the
+    // descriptors systemd passed and removes its variables from the environment.
+    let systemd_sockets = args.systemd_socket.then(listen::systemd_sockets);
+    // From here on every message, errors included, is a log line in the chosen format.
+    crate::support::logging::init(args.log_level, args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    runtime.block_on(async {
+        match run(args, systemd_sockets).await {
+            Ok(code) => code,
+            Err(()) => ExitCode::FAILURE,
+        }
+    })
 }
 
-async fn run_checked(args: Args) -> Result<ExitCode, Failure> {
+/// Sockets systemd passed, or why there are none.
+type SystemdSockets = Option<Result<Vec<std::net::TcpListener>, String>>;
+
+/// Does what the flags say; an error has been logged.
+async fn run(args: Args, systemd_sockets: SystemdSockets) -> Result<ExitCode, ()> {
     if !args.telemetry_path.starts_with('/') || args.telemetry_path.starts_with("/-/") {
-        return Err(format!(
-            "--web.telemetry-path: {:?} must start with / and not with /-/",
-            args.telemetry_path
-        ));
+        tracing::error!(
+            path = %args.telemetry_path,
+            "invalid --web.telemetry-path: it must start with / and not with /-/"
+        );
+        return Err(());
     }
+    let listen = listen_flags(&args, systemd_sockets)?;
     // The demo's simulated Zoho must outlive the exporter, so it is held here.
     let (_demo_zoho, source) = config_source(&args).await?;
-    let config = source
-        .load()
-        .map_err(|message| format!("config error: {message}"))?;
+    let config = source.load().map_err(|message| {
+        tracing::error!(error = %message, "config error");
+    })?;
     let web_config = match &args.web_config_file {
         None => None,
-        Some(path) => {
-            Some(WebConfig::load(path).map_err(|err| format!("--web.config.file: {err}"))?)
-        }
+        Some(path) => Some(WebConfig::load(path).map_err(|err| {
+            tracing::error!(error = %err, "invalid --web.config.file");
+        })?),
     };
     if args.config_check {
         print_check(&config, web_config.as_ref());
@@ -104,14 +135,33 @@ async fn run_checked(args: Args) -> Result<ExitCode, Failure> {
             ExitCode::FAILURE
         });
     }
-    serve(args, source, config, web_config).await
+    let listeners = listen.listeners().await?;
+    serve(args, source, config, web_config, listeners).await
+}
+
+/// Where to listen, as the flags say: the systemd sockets when asked for, else every
+/// `--web.listen-address`, checked before anything else starts.
+fn listen_flags(args: &Args, systemd_sockets: SystemdSockets) -> Result<Listen, ()> {
+    if let Some(sockets) = systemd_sockets {
+        return sockets.map(Listen::Systemd).map_err(|message| {
+            tracing::error!(error = %message, "cannot serve --web.systemd-socket");
+        });
+    }
+    let mut addresses = Vec::with_capacity(args.listen_addresses.len());
+    for text in &args.listen_addresses {
+        let address = ListenAddress::parse(text).map_err(|why| {
+            tracing::error!(address = %text, error = %why, "invalid --web.listen-address");
+        })?;
+        addresses.push(address);
+    }
+    Ok(Listen::Addresses(addresses))
 }
 
 /// Where the config comes from: the demo, `--config.file`, or the environment. The demo's
 /// simulated Zoho comes along, to be kept running.
-async fn config_source(args: &Args) -> Result<(Option<demo::DemoZoho>, ConfigSource), Failure> {
+async fn config_source(args: &Args) -> Result<(Option<demo::DemoZoho>, ConfigSource), ()> {
     if args.demo {
-        let (zoho, config) = demo::start().await?;
+        let (zoho, config) = demo::start().await.map_err(|err| err.log())?;
         return Ok((Some(zoho), ConfigSource::Fixed(Box::new(config))));
     }
     Ok(match &args.config_file {
@@ -133,57 +183,40 @@ fn print_check(config: &Config, web_config: Option<&WebConfig>) {
     }
 }
 
-/// Binds the listen address and serves until SIGTERM or SIGINT.
+/// Serves on every listener until SIGTERM or SIGINT.
 async fn serve(
     args: Args,
     source: ConfigSource,
     config: Config,
     web_config: Option<WebConfig>,
-) -> Result<ExitCode, Failure> {
-    let listener = bind(&args.listen_address)
-        .await
-        .map_err(|err| format!("--web.listen-address {:?}: {err}", args.listen_address))?;
+    listeners: Vec<tokio::net::TcpListener>,
+) -> Result<ExitCode, ()> {
     let orgs = config.orgs.len();
-    match listener.local_addr() {
-        Ok(addr) => {
-            let tls = web_config.as_ref().is_some_and(WebConfig::tls_enabled);
-            tracing::info!(address = %addr, orgs, demo = args.demo, tls, "listening")
+    let tls = web_config.as_ref().is_some_and(WebConfig::tls_enabled);
+    for listener in &listeners {
+        match listener.local_addr() {
+            Ok(addr) => tracing::info!(address = %addr, orgs, demo = args.demo, tls, "listening"),
+            Err(_) => tracing::info!(orgs, "listening"),
         }
-        Err(_) => tracing::info!(orgs, "listening"),
     }
     let options = crate::app::serve::ServeOptions {
         web_config,
         ..Default::default()
     };
     let shutdown = crate::app::signals::shutdown_signal();
-    match crate::app::serve::run(
+    let served = crate::app::serve::run(
         source,
         config,
-        listener,
+        listeners,
         args.telemetry_path,
         options,
         shutdown,
-    )
-    .await
-    {
+    );
+    match served.await {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(err) => {
             tracing::error!(error = %err, "server failed");
             Ok(ExitCode::FAILURE)
         }
     }
-}
-
-/// Binds the listen address; `:PORT` means every interface (IPv6 and IPv4 where possible).
-async fn bind(address: &str) -> std::io::Result<tokio::net::TcpListener> {
-    if let Some(port) = address.strip_prefix(':') {
-        let port: u16 = port
-            .parse()
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "invalid port"))?;
-        return match tokio::net::TcpListener::bind(("::", port)).await {
-            Ok(listener) => Ok(listener),
-            Err(_) => tokio::net::TcpListener::bind(("0.0.0.0", port)).await,
-        };
-    }
-    tokio::net::TcpListener::bind(address).await
 }

@@ -14,7 +14,6 @@
 use crate::config::Config;
 
 /// What `--demo` says in a build without the demo.
-#[cfg(any(test, not(feature = "demo")))]
 pub(crate) const NOT_BUILT: &str = "--demo: this exporter was built without the demo (the cargo feature `demo`, on by default); build it with default features to run the demo, or give --config.file";
 
 /// The demo's simulated Zoho, kept running while the exporter runs.
@@ -24,20 +23,41 @@ pub type DemoZoho = fake_zoho::FakeZoho;
 #[cfg(not(feature = "demo"))]
 pub enum DemoZoho {}
 
+/// Why `--demo` cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The simulated Zoho did not start (no loopback port to bind).
+    #[error("cannot start the demo's simulated Zoho: {0}")]
+    Start(std::io::Error),
+    /// This build left the demo out.
+    #[error("{NOT_BUILT}")]
+    NotBuilt,
+}
+
+impl DemoError {
+    /// Says why, as a log line.
+    pub(crate) fn log(&self) {
+        match self {
+            DemoError::Start(err) => {
+                tracing::error!(error = %err, "cannot start the demo's simulated Zoho")
+            }
+            DemoError::NotBuilt => tracing::error!("{NOT_BUILT}"),
+        }
+    }
+}
+
 /// Starts the simulated org and returns it with the config that points at it; in a build
-/// without the demo, the message that says so.
-pub async fn start() -> Result<(DemoZoho, Config), String> {
+/// without the demo, [`DemoError::NotBuilt`].
+pub async fn start() -> Result<(DemoZoho, Config), DemoError> {
     #[cfg(feature = "demo")]
     {
-        let fake = fake_zoho::demo::start()
-            .await
-            .map_err(|err| format!("cannot start the demo's simulated Zoho: {err}"))?;
+        let fake = fake_zoho::demo::start().await.map_err(DemoError::Start)?;
         let config = with_demo::config_for(&fake);
         Ok((fake, config))
     }
     #[cfg(not(feature = "demo"))]
     {
-        Err(NOT_BUILT.to_owned())
+        Err(DemoError::NotBuilt)
     }
 }
 
@@ -96,6 +116,7 @@ mod with_demo {
                 api_version: ApiVersion::V8,
                 accounts_url: fake.url(),
                 api_domain: Some(fake.url()),
+                credential_files: Default::default(),
             }],
             expectations: vec![
                 glob(FLAPPING_EXPECTATION, None, None, "Demo Flapping*", true),
@@ -135,9 +156,10 @@ mod tests {
             assert_eq!(flapping.name, "demo-flapping-must-run");
             assert!(flapping.active);
         } else {
-            let message = result.err().unwrap();
-            assert_eq!(message, NOT_BUILT);
-            assert!(message.contains("built without the demo"), "{message}");
+            let err = result.err().unwrap();
+            assert!(matches!(err, DemoError::NotBuilt), "{err}");
+            assert_eq!(err.to_string(), NOT_BUILT);
+            assert!(NOT_BUILT.contains("built without the demo"));
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Wires the parts together for a long-running exporter: state, supervisor, HTTP server,
 //! reloads (SIGHUP and `POST /-/reload`) and graceful shutdown.
 //!
-//! The listener is bound by the caller and passed in (tests bind 127.0.0.1:0), and shutdown is a
-//! future, so tests and `main` drive the same code.
+//! The listeners are bound by the caller and passed in (tests bind 127.0.0.1:0; the command line
+//! binds every `--web.listen-address` or takes systemd's sockets), and shutdown is a future, so
+//! tests and the binary drive the same code.
 
 use crate::app::signals::{hangup_signals, next_hangup};
 use crate::app::supervisor::Supervisor;
@@ -28,12 +29,12 @@ pub struct ServeOptions {
     pub limits: Limits,
 }
 
-/// Serves until `shutdown` completes. Collections are abandoned at once; in-flight scrapes get
-/// [`SHUTDOWN_GRACE`] to finish.
+/// Serves on every listener until `shutdown` completes. Collections are abandoned at once;
+/// in-flight scrapes get [`SHUTDOWN_GRACE`] to finish.
 pub async fn run(
     source: ConfigSource,
     config: Config,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     telemetry_path: String,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -57,7 +58,7 @@ pub async fn run(
         let _ = stop_tx.send(true);
     });
     let server = crate::web::accept::serve(
-        listener,
+        listeners,
         app,
         options.web_config,
         options.limits,

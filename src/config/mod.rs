@@ -66,6 +66,18 @@ pub(crate) struct OrgConfig {
     pub(crate) accounts_url: String,
     /// Explicit API domain; `None` means the token answer's `api_domain`.
     pub(crate) api_domain: Option<String>,
+    /// The files the credentials above were read from, which the org's Zoho client watches
+    /// while the org runs; the values above are what they held at load.
+    pub(crate) credential_files: CredentialFiles,
+}
+
+/// Where an org's credentials given as `<key>_file` are (resolved against the config file's
+/// directory); `None` for those given inline or from the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct CredentialFiles {
+    pub(crate) client_id: Option<PathBuf>,
+    pub(crate) client_secret: Option<PathBuf>,
+    pub(crate) refresh_token: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,13 +134,15 @@ impl Default for AnalyticsConfig {
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file. Relative paths in it (`*_file`) are taken from the
+    /// file's directory, as Prometheus does, not from the current directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text).map_err(|err| match err {
+        let dir = path.parent().unwrap_or_else(|| Path::new(""));
+        raw::parse(&text, dir).map_err(|err| match err {
             ConfigError::Syntax { message, .. } => ConfigError::Syntax {
                 path: path.to_owned(),
                 message,
@@ -137,9 +151,10 @@ impl Config {
         })
     }
 
-    /// Parses and validates YAML text.
+    /// Parses and validates YAML text; relative paths in it are taken from the current
+    /// directory.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        raw::parse(text)
+        raw::parse(text, Path::new(""))
     }
 
     /// The config used without `--config.file`: one org named `default` from `ZOHO_CLIENT_ID`,

@@ -9,14 +9,14 @@
 //! 5m, 1h`); the tests assert them.
 
 use crate::config::{
-    AnalyticsConfig, ApiVersion, Config, ConfigError, EnrollmentConfig, OrgConfig,
+    AnalyticsConfig, ApiVersion, Config, ConfigError, CredentialFiles, EnrollmentConfig, OrgConfig,
     DEFAULT_INTERVAL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
 };
 use crate::domain::datacenter::DataCenter;
 use crate::domain::expectations::{Expectation, ExpectationSelector};
 use crate::support::secret::Secret;
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -91,13 +91,13 @@ enum RawByteSize {
     Text(String),
 }
 
-/// Parses and validates YAML text.
-pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
+/// Parses and validates YAML text whose relative paths are taken from `dir`.
+pub(super) fn parse(text: &str, dir: &Path) -> Result<Config, ConfigError> {
     let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|err| ConfigError::Syntax {
         path: PathBuf::from("<config>"),
         message: err.to_string(),
     })?;
-    from_raw(raw)
+    from_raw(raw, dir)
 }
 
 /// One org named `default` from `ZOHO_CLIENT_ID`, `ZOHO_CLIENT_SECRET`, `ZOHO_REFRESH_TOKEN` and
@@ -129,7 +129,8 @@ pub(super) fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config
             ));
         }
     }
-    from_raw(RawConfig {
+    let no_paths = Path::new("");
+    let raw = RawConfig {
         interval: None,
         timeout: None,
         per_cadence_metrics: None,
@@ -138,10 +139,12 @@ pub(super) fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config
         expectations: Vec::new(),
         enrollment: None,
         analytics: None,
-    })
+    };
+    from_raw(raw, no_paths)
 }
 
-fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+/// Checks every value of `raw`; relative paths are taken from `dir`.
+fn from_raw(raw: RawConfig, dir: &Path) -> Result<Config, ConfigError> {
     let interval = min_duration_field(
         "interval",
         raw.interval.as_deref(),
@@ -155,7 +158,7 @@ fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
         Duration::from_millis(10),
     )?;
     let max_response_bytes = max_response_bytes(raw.max_response_bytes)?;
-    let orgs = orgs(raw.orgs)?;
+    let orgs = orgs(raw.orgs, dir)?;
     let expectations = expectations(raw.expectations, &orgs)?;
     Ok(Config {
         interval,
@@ -189,13 +192,13 @@ fn max_response_bytes(raw: Option<RawByteSize>) -> Result<u64, ConfigError> {
     Ok(bytes)
 }
 
-fn orgs(raw: Vec<RawOrg>) -> Result<Vec<OrgConfig>, ConfigError> {
+fn orgs(raw: Vec<RawOrg>, dir: &Path) -> Result<Vec<OrgConfig>, ConfigError> {
     if raw.is_empty() {
         return Err(invalid("orgs", "at least one org is required"));
     }
     let mut orgs: Vec<OrgConfig> = Vec::with_capacity(raw.len());
     for (index, raw_org) in raw.into_iter().enumerate() {
-        let org = org_from_raw(index, raw_org)?;
+        let org = org_from_raw(index, raw_org, dir)?;
         if orgs.iter().any(|o| o.name == org.name) {
             return Err(invalid(
                 format!("orgs[{index}].name"),
@@ -328,8 +331,25 @@ pub(super) fn parse_byte_size(text: &str) -> Option<u64> {
     number.checked_mul(multiplier)
 }
 
-fn org_from_raw(index: usize, raw: RawOrg) -> Result<OrgConfig, ConfigError> {
+/// `path` as written in a file whose directory is `dir`: an absolute path as it is, a relative
+/// one taken from `dir`, as Prometheus and exporter-toolkit resolve the paths in their files.
+pub(crate) fn relative_to(dir: &Path, path: impl Into<PathBuf>) -> PathBuf {
+    let path = path.into();
+    if path.is_absolute() {
+        path
+    } else {
+        dir.join(path)
+    }
+}
+
+fn org_from_raw(index: usize, raw: RawOrg, dir: &Path) -> Result<OrgConfig, ConfigError> {
     let field = |key: &str| format!("orgs[{index}].{key}");
+    let file = |path: Option<PathBuf>| path.map(|path| relative_to(dir, path));
+    let credential_files = CredentialFiles {
+        client_id: file(raw.client_id_file),
+        client_secret: file(raw.client_secret_file),
+        refresh_token: file(raw.refresh_token_file),
+    };
     let name = raw
         .name
         .map(|n| n.trim().to_owned())
@@ -348,16 +368,21 @@ fn org_from_raw(index: usize, raw: RawOrg) -> Result<OrgConfig, ConfigError> {
             )
         })?,
     };
-    let client_id = inline_or_file(&field("client_id"), raw.client_id, raw.client_id_file)?;
+    let files = &credential_files;
+    let client_id = inline_or_file(
+        &field("client_id"),
+        raw.client_id,
+        files.client_id.as_deref(),
+    )?;
     let client_secret = inline_or_file(
         &field("client_secret"),
         raw.client_secret,
-        raw.client_secret_file,
+        files.client_secret.as_deref(),
     )?;
     let refresh_token = inline_or_file(
         &field("refresh_token"),
         raw.refresh_token,
-        raw.refresh_token_file,
+        files.refresh_token.as_deref(),
     )?;
     let api_version = match raw.api_version.as_deref().map(str::trim) {
         None | Some("v8") => ApiVersion::V8,
@@ -386,6 +411,7 @@ fn org_from_raw(index: usize, raw: RawOrg) -> Result<OrgConfig, ConfigError> {
         api_version,
         accounts_url,
         api_domain,
+        credential_files,
     })
 }
 
@@ -394,7 +420,7 @@ fn org_from_raw(index: usize, raw: RawOrg) -> Result<OrgConfig, ConfigError> {
 fn inline_or_file(
     field: &str,
     inline: Option<String>,
-    file: Option<PathBuf>,
+    file: Option<&Path>,
 ) -> Result<String, ConfigError> {
     let value = match (inline, file) {
         (Some(_), Some(_)) => {
@@ -405,18 +431,27 @@ fn inline_or_file(
         }
         (None, None) => return Err(invalid(field, format!("is required (or {field}_file)"))),
         (Some(value), None) => value,
-        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|err| {
-            invalid(
-                format!("{field}_file"),
-                format!("cannot read {}: {err}", path.display()),
-            )
-        })?,
+        (None, Some(path)) => {
+            return read_credential_file(path).map_err(|err| invalid(format!("{field}_file"), err))
+        }
     };
     let value = value.trim().to_owned();
     if value.is_empty() {
         return Err(invalid(field, "is empty"));
     }
     Ok(value)
+}
+
+/// Reads a credential file: its text without surrounding white space, which must not be empty.
+/// The error names the path, never the content.
+pub(crate) fn read_credential_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(value.to_owned())
 }
 
 /// An `http(s)://host[:port][/path]` base URL, returned without a trailing slash.

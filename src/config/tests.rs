@@ -1,6 +1,6 @@
 //! Unit tests of the config: defaults, and errors that name the field and the value.
 
-use super::raw::parse_byte_size;
+use super::raw::{parse_byte_size, relative_to};
 use super::*;
 
 fn err(text: &str) -> String {
@@ -94,6 +94,24 @@ fn secrets_from_files() {
         e.starts_with("orgs[0].client_secret_file: cannot read"),
         "{e}"
     );
+}
+
+#[test]
+fn relative_secret_files_are_taken_from_the_config_files_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::create_dir_all(dir.join("secrets")).unwrap();
+    std::fs::write(dir.join("secrets/secret"), "beside-the-config\n").unwrap();
+    let path = dir.join("config.yaml");
+    std::fs::write(
+        &path,
+        "orgs:\n  - name: a\n    client_id: id\n    client_secret_file: secrets/secret\n    refresh_token: t\n",
+    )
+    .unwrap();
+    let config = Config::load(&path).unwrap();
+    assert_eq!(config.orgs[0].client_secret.expose(), "beside-the-config");
+    assert_eq!(relative_to(dir, "/abs/x"), PathBuf::from("/abs/x"));
+    assert_eq!(relative_to(Path::new(""), "x"), PathBuf::from("x"));
 }
 
 #[test]

@@ -152,6 +152,8 @@ pub(crate) struct WindowLabels {
 pub(crate) struct BuildLabels {
     pub(crate) version: &'static str,
     pub(crate) revision: &'static str,
+    pub(crate) branch: &'static str,
+    pub(crate) rustversion: &'static str,
 }
 
 /// Declares a label set that borrows its values, for families with one series per cadence:

@@ -9,6 +9,7 @@ use crate::metrics::labels::{
 };
 use crate::metrics::rows::encode_rows;
 use crate::metrics::telemetry::{LabelledCounters, OrgTelemetry, RateLimit, Telemetry};
+use crate::support::build;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -118,6 +119,16 @@ fn encode_collections(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt:
                 .expect("telemetry lock")
                 .map(ConstGauge::new)
         },
+    )?;
+    per_org(
+        encoder,
+        orgs,
+        (
+            "zoho_crm_credentials_last_read_successful",
+            "1 when the org's credentials were read successfully at the last look (credential files are read again when they change), 0 when a file could not be read and its last good value is used.",
+            None,
+        ),
+        |t| Some(ConstGauge::new(i64::from(t.credentials_last_read_successful()))),
     )
 }
 
@@ -255,13 +266,15 @@ impl Telemetry {
             [(NoLabels {}, ConstGauge::new(reload.last_success))],
         )?;
         let build = BuildLabels {
-            version: crate::support::VERSION,
-            revision: crate::support::REVISION,
+            version: build::VERSION,
+            revision: build::REVISION,
+            branch: build::BRANCH,
+            rustversion: build::RUST_VERSION,
         };
         encode_rows(
             encoder,
             "zoho_crm_exporter_build_info",
-            "Build of the exporter; value 1.",
+            "Build of the exporter (version, git revision and branch, rustc version); value 1.",
             None,
             [(build, ConstGauge::new(1))],
         )

@@ -12,6 +12,7 @@
 use crate::metrics::labels::{Endpoint, RateLimitWindow, StatusCode, OVERFLOW_LABEL};
 use prometheus_client::metrics::histogram::Histogram;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -50,6 +51,8 @@ pub(crate) struct RateLimit {
 pub(crate) struct OrgTelemetry {
     pub(super) collections: Mutex<Collections>,
     pub(super) token_expiry: Mutex<Option<f64>>,
+    /// Whether the last read of a credential file failed (the Zoho client re-reads them).
+    credentials_read_failed: AtomicBool,
     labelled: Mutex<LabelledCounters>,
     /// Created on first use, so an endpoint never called shows no histogram.
     pub(super) durations: [OnceLock<Histogram>; 4],
@@ -89,6 +92,7 @@ impl Default for OrgTelemetry {
         Self {
             collections: Mutex::new(Collections::default()),
             token_expiry: Mutex::new(None),
+            credentials_read_failed: AtomicBool::new(false),
             labelled: Mutex::new(LabelledCounters::default()),
             durations: std::array::from_fn(|_| OnceLock::new()),
             rate_limits: Mutex::new(BTreeMap::new()),
@@ -179,6 +183,16 @@ impl OrgTelemetry {
 
     pub(crate) fn set_token_expiry(&self, unix_seconds: Option<f64>) {
         *self.token_expiry.lock().expect("telemetry lock") = unix_seconds;
+    }
+
+    /// Records whether the org's credentials were all read at the last look.
+    pub(crate) fn set_credentials_read(&self, successful: bool) {
+        self.credentials_read_failed
+            .store(!successful, Ordering::Relaxed);
+    }
+
+    pub(crate) fn credentials_last_read_successful(&self) -> bool {
+        !self.credentials_read_failed.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_rate_limit(&self, window: RateLimitWindow, limit: RateLimit) {

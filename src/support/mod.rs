@@ -3,19 +3,18 @@
 //! - [`secret`]: `Secret`, a string whose `Debug` and `Display` redact.
 //! - [`logging`]: logfmt and JSON log output at the `--log.level` chosen.
 //! - [`malloc`]: how glibc's allocator holds and returns memory.
-//! - here: the build's version and revision, the clock as Unix seconds, and the message of a
-//!   deserialization error with the path of the bad field in front.
+//! - [`file_stamp`]: noticing that a file read earlier has changed.
+//! - [`build`]: what the binary was built from, for `--version` and build info.
+//! - here: the clock as Unix seconds, and the message of a deserialization error with the path
+//!   of the bad field in front.
 //!
 //! Uses no other layer.
 
+pub(crate) mod build;
+pub(crate) mod file_stamp;
 pub(crate) mod logging;
 pub(crate) mod malloc;
 pub(crate) mod secret;
-
-/// The crate version, for build info and the status page.
-pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The git revision built from (`unknown` outside a checkout).
-pub(crate) const REVISION: &str = env!("ZCE_REVISION");
 
 /// Now as Unix seconds.
 pub(crate) fn unix_now() -> f64 {

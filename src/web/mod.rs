@@ -3,7 +3,8 @@
 //! - [`routes`]: the router (`/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`), the request
 //!   timeout, and the security headers every answer gets, set in one place.
 //! - [`status_page`]: the HTML status page at `/`.
-//! - [`accept`]: the accept loop: connection and header limits, TLS handshakes, graceful drain.
+//! - [`accept`]: the accept loop over every listener: connection and header limits, TLS
+//!   handshakes, graceful drain; [`listen`]: the listen addresses and systemd's sockets.
 //! - [`config`]: `--web.config.file` read into settings; [`reload`]: the file in force,
 //!   re-read when it or its certificates change; [`auth`]: the rate limit and basic auth it asks
 //!   for; [`tls`]: its TLS settings and the rustls server config.
@@ -17,6 +18,7 @@
 pub(crate) mod accept;
 pub(crate) mod auth;
 pub(crate) mod config;
+pub(crate) mod listen;
 pub(crate) mod reload;
 pub(crate) mod routes;
 pub(crate) mod status_page;

@@ -7,11 +7,11 @@
 //! plain-HTTP requests answer 500, and the error is logged once per change. Whether TLS is on at
 //! all is decided at start-up, as exporter-toolkit does.
 
+use crate::support::file_stamp::{stamp, Stamps};
 use crate::web::auth::Gate;
 use crate::web::config::{WebConfigError, WebSettings};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 /// A loaded, usable web config: the TLS server config built from the files, and the rest.
 #[derive(Debug)]
@@ -21,30 +21,6 @@ pub(crate) struct Loaded {
     /// The highest cost among the users' hashes: what an unknown user's check costs too.
     pub(crate) bcrypt_cost: u32,
 }
-
-/// What a file's metadata says about its content: a change of any field means "re-read".
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
-    len: u64,
-    modified: Option<SystemTime>,
-    #[cfg(unix)]
-    identity: (u64, u64, i64, i64),
-}
-
-fn stamp(path: &Path) -> Option<Stamp> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some(Stamp {
-        len: meta.len(),
-        modified: meta.modified().ok(),
-        #[cfg(unix)]
-        identity: {
-            use std::os::unix::fs::MetadataExt;
-            (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
-        },
-    })
-}
-
-type Stamps = Vec<(PathBuf, Option<Stamp>)>;
 
 /// Reads the file and everything it names. The stamps are taken before each read, so a file
 /// that changes while being read is seen as changed at the next look.
@@ -161,11 +137,7 @@ impl WebConfig {
     pub(crate) fn current(&self) -> Result<Arc<Loaded>, Arc<str>> {
         let inner = &*self.inner;
         let mut current = inner.current.lock().expect("web config lock");
-        let changed = current
-            .stamps
-            .iter()
-            .any(|(path, seen)| stamp(path) != *seen);
-        if changed {
+        if crate::support::file_stamp::changed(&current.stamps) {
             let (stamps, result) = read_all(&inner.path);
             current.stamps = stamps;
             let result = result.map_err(|err| err.to_string()).and_then(|loaded| {

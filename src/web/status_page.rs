@@ -39,10 +39,12 @@ pub(crate) async fn status_page(State(app): State<AppState>) -> Response {
     let path = escape_html(&app.telemetry_path);
     let mut html = String::with_capacity(4096);
     html.push_str(HEAD);
+    // Relative links (`./metrics`, not `/metrics`), so the page works behind a proxy that
+    // serves it under a path prefix (https://host/prefix/), as exporter-toolkit's page does.
     let _ = writeln!(
         html,
-        "<p>Version {} &middot; <a href=\"{path}\">Metrics</a> &middot; <a href=\"/-/ready\">Readiness</a></p>",
-        escape_html(crate::support::VERSION)
+        "<p>Version {} &middot; <a href=\".{path}\">Metrics</a> &middot; <a href=\"./-/ready\">Readiness</a></p>",
+        escape_html(crate::support::build::VERSION)
     );
     html.push_str(TABLE_HEAD);
     for (org, status) in app.shared.statuses() {

@@ -10,12 +10,15 @@
 //!   a failure found after the transport (an answer that does not decode, a refused token) is
 //!   counted through [`ZohoClient::counted`].
 //!
-//! The OAuth token cache is [`crate::zoho::token`]. Secrets reach the wire only through
+//! The OAuth token cache is [`crate::zoho::token`]. Credentials are taken from
+//! [`WatchedCredentials`] at each token request, so a rotated file applies without a reload; a
+//! new refresh token drops the cached access token. Secrets reach the wire only through
 //! [`crate::support::secret::Secret::expose`] and never appear in an error.
 
 use crate::config::OrgConfig;
 use crate::metrics::labels::{Endpoint, RateLimitWindow};
 use crate::metrics::telemetry::{OrgTelemetry, RateLimit};
+use crate::zoho::credentials::WatchedCredentials;
 use crate::zoho::error::ZohoError;
 use crate::zoho::token::TokenState;
 use bytes::{Bytes, BytesMut};
@@ -79,7 +82,10 @@ impl Answer {
 /// The client of one org. Shared by that org's collection and side loops.
 pub(crate) struct ZohoClient {
     pub(super) http: reqwest::Client,
+    /// The org as configured; its credentials are those of the load, and the ones in force are
+    /// in `credentials`.
     pub(super) spec: ClientSpec,
+    pub(super) credentials: WatchedCredentials,
     pub(super) telemetry: Arc<OrgTelemetry>,
     pub(super) token: Mutex<TokenState>,
     /// Set from a `Retry-After` header: no call to Zoho before this instant.
@@ -120,6 +126,7 @@ impl ZohoClient {
     ) -> ZohoClient {
         ZohoClient {
             http,
+            credentials: WatchedCredentials::new(&spec.org, telemetry.clone()),
             spec,
             telemetry,
             token: Mutex::new(TokenState::default()),

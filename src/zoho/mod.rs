@@ -1,7 +1,8 @@
 //! Layer 5, `zoho`: everything that speaks to Zoho.
 //!
 //! - [`client`]: `ZohoClient`, one per org: authorized GETs, retries, `Retry-After`, body size
-//!   limits, every attempt counted; [`token`]: its OAuth token cache and Zoho's token limits.
+//!   limits, every attempt counted; [`token`]: its OAuth token cache and Zoho's token limits;
+//!   [`credentials`]: the org's credentials, re-read from their files when these change.
 //! - [`error`]: `ZohoError`, which carries its endpoint and gives the bounded error label.
 //! - one module per endpoint, each with its answer shapes and the calls of one pass:
 //!   [`cadences`] (the paged cadences list, reduced to the domain's `Cadence`),
@@ -17,6 +18,7 @@
 pub(crate) mod analytics;
 pub(crate) mod cadences;
 pub(crate) mod client;
+pub(crate) mod credentials;
 pub(crate) mod error;
 pub(crate) mod lenient;
 pub(crate) mod records_count;

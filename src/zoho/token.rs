@@ -102,6 +102,7 @@ impl ZohoClient {
     /// concurrent callers share one token request.
     pub(crate) async fn access_token(&self, deadline: Instant) -> Result<AccessToken, ZohoError> {
         let mut state = self.token.lock().await;
+        self.take_credential_changes(&mut state);
         let now = Instant::now();
         if let Some(token) = state.current.as_ref().filter(|t| now < t.refresh_at) {
             return Ok(token.clone());
@@ -114,6 +115,22 @@ impl ZohoClient {
             .set_token_expiry(Some(crate::support::unix_now() + lifetime.as_secs_f64()));
         state.current = Some(token.clone());
         Ok(token)
+    }
+
+    /// Reads again the credential files that changed: a new refresh token drops the cached
+    /// access token, which belongs to the old grant, and any new credential may ask for a token
+    /// at once rather than after the back-off the old ones earned (Zoho's ten requests in ten
+    /// minutes still hold).
+    fn take_credential_changes(&self, state: &mut TokenState) {
+        let changes = self.credentials.refresh();
+        if changes.refresh_token && state.current.take().is_some() {
+            self.telemetry.set_token_expiry(None);
+            tracing::info!(org = %self.spec.org.name, "refresh token changed: the cached access token is dropped");
+        }
+        if changes.any {
+            state.consecutive_refusals = 0;
+            state.paused_until = None;
+        }
     }
 
     /// Backs off after a refusal, and logs a failure once per change and the recovery.
@@ -155,17 +172,17 @@ impl ZohoClient {
 
     /// One token request. Returns the token and its lifetime.
     async fn request_token(&self, deadline: Instant) -> Result<(AccessToken, Duration), ZohoError> {
-        let org = &self.spec.org;
-        let url = format!("{}/oauth/v2/token", org.accounts_url);
+        let url = format!("{}/oauth/v2/token", self.spec.org.accounts_url);
+        let credentials = self.credentials.current();
         let answer = self
             // One attempt only: every token request counts against Zoho's ten per ten minutes,
             // so a failed one waits for the next collection rather than being retried here.
             .send_with_retries(Endpoint::Token, 1, deadline, || {
                 self.http.post(&url).form(&[
                     ("grant_type", "refresh_token"),
-                    ("client_id", org.client_id.as_str()),
-                    ("client_secret", org.client_secret.expose()),
-                    ("refresh_token", org.refresh_token.expose()),
+                    ("client_id", credentials.client_id.as_str()),
+                    ("client_secret", credentials.client_secret.expose()),
+                    ("refresh_token", credentials.refresh_token.expose()),
                 ])
             })
             .await?;

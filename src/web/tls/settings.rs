@@ -2,6 +2,7 @@
 //! exporter-toolkit's rules into [`TlsSettings`], before any file is read. Errors name the key
 //! (`tls_server_config.cert_file: ...`) and never quote key material.
 
+use crate::config::raw::relative_to;
 use crate::support::secret::Secret;
 use crate::web::tls::names::{cipher_suite, curve, CipherSuiteName, ClientAuth, TlsVersion};
 use rustls::{NamedGroup, SupportedCipherSuite};
@@ -134,7 +135,7 @@ fn pem(
             "{}: give {file_key} or {inline_key}, not both",
             field(file_key)
         )),
-        (Some(path), None) => Ok(Some(Pem::File(dir.join(path)))),
+        (Some(path), None) => Ok(Some(Pem::File(relative_to(dir, path)))),
         (None, Some(text)) => Ok(Some(Pem::Inline(Secret::new(text)))),
         (None, None) => Ok(None),
     }
