@@ -17,7 +17,8 @@
 //! | [`app`] | wiring, supervision, signals, `--once`, `--demo`, the command line |
 //!
 //! Every module is private to the crate. What is public is re-exported below, and only what the
-//! binary, the integration tests, the benches and the fuzz targets use.
+//! binary, the integration tests, the benches and the fuzz targets use, with the types that the
+//! signatures of those name (`DemoError`, `ConfigError`, `Endpoint` in `ZohoError`, ...).
 
 mod app;
 mod collect;
