@@ -276,6 +276,8 @@ def rules(config: Config) -> dict:
             )
             unless on (job, instance, org, id)
               {m('zoho_crm_cadence_expected_active')}
+            unless on (job, instance, org, id)
+              {m('zoho_crm_cadence_info', 'status="draft"')}
             """,
             c.inactive_for, "warning",
             "Zoho CRM cadence {{ $labels.name }} was deactivated in org {{ $labels.org }}",

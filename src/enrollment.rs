@@ -643,7 +643,7 @@ impl AnalyticsCollector {
     /// One pass over `snapshot`'s active cadences, for the window ending now.
     pub async fn collect_once(&self, snapshot: &OrgSnapshot) -> Result<(), ZohoError> {
         let deadline = Instant::now() + self.deadline;
-        let active: Vec<&Cadence> = snapshot.cadences.iter().filter(|c| c.active).collect();
+        let active: Vec<&Cadence> = snapshot.cadences.iter().filter(|c| c.active()).collect();
         let window = analytics_window(SystemTime::now(), self.config.window);
         timed_pass(
             "analytics",

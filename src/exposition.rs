@@ -439,14 +439,14 @@ impl prometheus_client::collector::Collector for CadenceSource {
             None,
             orgs.iter().flat_map(|(org, snapshot)| {
                 snapshot.modules.iter().flat_map(move |(module, totals)| {
-                    [("active", totals.active), ("inactive", totals.inactive)].map(|(status, n)| {
+                    totals.statuses.iter().map(move |(status, n)| {
                         (
                             [
                                 ("org", org.as_str()),
                                 ("module", &**module),
-                                ("status", status),
+                                ("status", status.as_str()),
                             ],
-                            ConstGauge::new(n as i64),
+                            ConstGauge::new(*n as i64),
                         )
                     })
                 })
@@ -551,6 +551,7 @@ impl prometheus_client::collector::Collector for CadenceSource {
                         ("id", &*c.id),
                         ("name", &*c.name),
                         ("module", &*c.module),
+                        ("status", c.status.as_str()),
                         ("enrollment", &*c.enrollment),
                         ("custom_view", &*c.custom_view),
                         ("created_by", &*c.created_by),
@@ -567,8 +568,12 @@ impl prometheus_client::collector::Collector for CadenceSource {
                 "1 when the cadence is active, 0 when it is switched off {FROM_LAST_COLLECTION}."
             ),
             None,
-            cadences()
-                .map(|(org, c)| (cadence_labels(org, c), ConstGauge::new(i64::from(c.active)))),
+            cadences().map(|(org, c)| {
+                (
+                    cadence_labels(org, c),
+                    ConstGauge::new(i64::from(c.active())),
+                )
+            }),
         )?;
         encode_rows(
             &mut encoder,

@@ -12,10 +12,12 @@ pub fn decode_cadences(data: &[u8]) -> bool {
             let count = cadences.len();
             let snapshot = OrgSnapshot::build(cadences, std::time::SystemTime::UNIX_EPOCH);
             assert!(snapshot.cadences.len() <= count);
-            assert_eq!(
-                snapshot.active_count() + snapshot.inactive_count(),
-                snapshot.cadences.len() as u64
-            );
+            let counted: u64 = snapshot
+                .modules
+                .values()
+                .flat_map(|m| m.statuses.values())
+                .sum();
+            assert_eq!(counted, snapshot.cadences.len() as u64);
             true
         }
         Err(_) => false,

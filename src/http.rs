@@ -202,18 +202,19 @@ async fn status_page(State(app): State<AppState>) -> Response {
         "<p>Version {} &middot; <a href=\"{path}\">Metrics</a> &middot; <a href=\"/-/ready\">Readiness</a></p>",
         escape_html(crate::VERSION)
     );
-    html.push_str("<table><thead><tr><th>Org</th><th>Status</th><th>Last success</th><th>Cadences</th><th>Active</th><th>Inactive</th><th>Enrolled records</th><th>Last error</th></tr></thead><tbody>\n");
+    html.push_str("<table><thead><tr><th>Org</th><th>Status</th><th>Last success</th><th>Cadences</th><th>Active</th><th>Inactive</th><th>Draft</th><th>Enrolled records</th><th>Last error</th></tr></thead><tbody>\n");
     for (org, status) in app.shared.statuses() {
         let (class, word) = match (status.attempted, status.up) {
             (false, _) => ("", "waiting for first collection"),
             (true, true) => ("up", "up"),
             (true, false) => ("down", "down"),
         };
-        let (total, active, inactive) = status.snapshot.as_ref().map_or((0, 0, 0), |s| {
+        let (total, active, inactive, draft) = status.snapshot.as_ref().map_or((0, 0, 0, 0), |s| {
             (
                 s.cadences.len() as u64,
                 s.active_count(),
                 s.inactive_count(),
+                s.draft_count(),
             )
         });
         let enrolled = status
@@ -221,7 +222,7 @@ async fn status_page(State(app): State<AppState>) -> Response {
             .map_or_else(|| "&ndash;".to_owned(), |n| n.to_string());
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td><td>{total}</td><td>{active}</td><td>{inactive}</td><td>{enrolled}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td><td>{total}</td><td>{active}</td><td>{inactive}</td><td>{draft}</td><td>{enrolled}</td><td>{}</td></tr>",
             escape_html(&org),
             status.last_success.map(format_time).unwrap_or_else(|| "never".to_owned()),
             escape_html(status.last_error.as_deref().unwrap_or("")),

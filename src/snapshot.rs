@@ -5,7 +5,9 @@
 //! complete state, never a mix. [`transitions`] compares two snapshots for the deactivation and
 //! deletion counters.
 
-use crate::zoho::model::{parse_zoho_time, RawCadence};
+use crate::telemetry::{MAX_LABEL_VALUES, OVERFLOW_LABEL};
+use crate::zoho::client::is_label_safe;
+use crate::zoho::model::{parse_zoho_time, CadenceStatus, RawCadence};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -15,6 +17,40 @@ pub const BASE_CHANNELS: [&str; 3] = ["email", "call", "task"];
 
 /// The module label for a cadence whose module Zoho did not send.
 pub const UNKNOWN: &str = "unknown";
+
+/// A cadence's lifecycle (Zoho's `status`), the `status` label. Ordered as exported: the three
+/// statuses of Zoho's specification first, then any other, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Published and enrolling records.
+    Active,
+    /// Published but deactivated.
+    #[default]
+    Inactive,
+    /// Not yet published: it never ran.
+    Draft,
+    /// A status the specification does not list, as Zoho sent it: a short plain value, or
+    /// `other` (see [`OrgSnapshot::build`]).
+    Other(Arc<str>),
+}
+
+impl Status {
+    /// The statuses every module reports, even at zero, so dashboards see stable series.
+    pub const DOCUMENTED: [Status; 3] = [Status::Active, Status::Inactive, Status::Draft];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Active => "active",
+            Status::Inactive => "inactive",
+            Status::Draft => "draft",
+            Status::Other(status) => status,
+        }
+    }
+}
+
+/// Distinct statuses besides the documented three that one org's label may take; the rest are
+/// exported as `other` (the per-org cap of every label whose values Zoho chooses).
+const MAX_OTHER_STATUSES: usize = MAX_LABEL_VALUES - Status::DOCUMENTED.len() - 1;
 
 /// A cadence, reduced to what the metrics show.
 ///
@@ -27,7 +63,7 @@ pub struct Cadence {
     pub id: Box<str>,
     pub name: Box<str>,
     pub module: Arc<str>,
-    pub active: bool,
+    pub status: Status,
     pub published: bool,
     /// Zoho's `type`: "Custom view" or "Manual enrollment", as sent.
     pub enrollment: Arc<str>,
@@ -66,6 +102,11 @@ impl Interner {
 }
 
 impl Cadence {
+    /// Whether the cadence is active: Zoho's status `active`, and nothing else.
+    pub fn active(&self) -> bool {
+        self.status == Status::Active
+    }
+
     pub fn from_raw(raw: RawCadence, texts: &mut Interner) -> Cadence {
         let mut label = |r: &Option<crate::zoho::model::NamedRef>| {
             texts.intern(r.as_ref().and_then(|r| r.label()).unwrap_or_default())
@@ -73,8 +114,19 @@ impl Cadence {
         let custom_view = label(&raw.custom_view);
         let created_by = label(&raw.created_by);
         let modified_by = label(&raw.modified_by);
-        // `active` is the documented boolean; `status` is what real answers fill reliably.
-        let active = raw.active.or(raw.status).map(|b| b.0).unwrap_or(false);
+        // The specification's lifecycle is `status`; the boolean `active` says only whether a
+        // cadence runs, so it decides only when `status` is absent.
+        let status = match raw.status {
+            Some(CadenceStatus::Active) => Status::Active,
+            Some(CadenceStatus::Inactive) => Status::Inactive,
+            Some(CadenceStatus::Draft) => Status::Draft,
+            Some(CadenceStatus::Other(status)) if is_label_safe(&status) => {
+                Status::Other(texts.intern(&status))
+            }
+            Some(CadenceStatus::Other(_)) => Status::Other(texts.intern(OVERFLOW_LABEL)),
+            None if raw.active.is_some_and(|a| a.0) => Status::Active,
+            None => Status::Inactive,
+        };
         let mut follow_ups: Vec<(Arc<str>, u64)> = raw
             .summary
             .unwrap_or_default()
@@ -96,7 +148,7 @@ impl Cadence {
         Cadence {
             name: raw.name.unwrap_or_default().into_boxed_str(),
             module: texts.intern(module),
-            active,
+            status,
             published: raw.published.map(|b| b.0).unwrap_or(false),
             enrollment: texts.intern(raw.enrollment.as_deref().unwrap_or_default()),
             custom_view,
@@ -116,8 +168,8 @@ impl Cadence {
 /// totalling thousands of cadences allocates nothing per cadence.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModuleTotals {
-    pub active: u64,
-    pub inactive: u64,
+    /// Cadences per status: the documented three always, then every other status seen.
+    pub statuses: BTreeMap<Status, u64>,
     pub follow_ups: BTreeMap<Arc<str>, u64>,
 }
 
@@ -131,7 +183,9 @@ pub struct OrgSnapshot {
 
 impl OrgSnapshot {
     /// Builds a snapshot from every cadence of one collection. A cadence id seen twice (the list
-    /// changed between two pages) is kept once, the later sighting winning.
+    /// changed between two pages) is kept once, the later sighting winning. Statuses beyond the
+    /// documented three take at most [`MAX_OTHER_STATUSES`] values, the first by name; the rest
+    /// are `other`, as telemetry caps Zoho's error codes.
     pub fn build(mut cadences: Vec<Cadence>, collected_at: SystemTime) -> OrgSnapshot {
         // In place, without a second collection: reversed, a stable sort by id puts each id's
         // later sighting first, and dedup keeps the first of each run.
@@ -142,6 +196,7 @@ impl OrgSnapshot {
             .sort_unstable_by(|a, b| (&a.module, &a.name, &a.id).cmp(&(&b.module, &b.name, &b.id)));
         // The snapshot lives until the next collection: it keeps only what it uses.
         cadences.shrink_to_fit();
+        cap_other_statuses(&mut cadences);
 
         let channels: BTreeSet<&str> = BASE_CHANNELS
             .into_iter()
@@ -156,13 +211,14 @@ impl OrgSnapshot {
             let totals = modules
                 .entry(cadence.module.clone())
                 .or_insert_with(|| ModuleTotals {
+                    statuses: Status::DOCUMENTED.map(|status| (status, 0)).into(),
                     follow_ups: channels.iter().map(|ch| (Arc::from(*ch), 0)).collect(),
-                    ..ModuleTotals::default()
                 });
-            if cadence.active {
-                totals.active += 1;
-            } else {
-                totals.inactive += 1;
+            match totals.statuses.get_mut(&cadence.status) {
+                Some(n) => *n += 1,
+                None => {
+                    totals.statuses.insert(cadence.status.clone(), 1);
+                }
             }
             for (channel, count) in &cadence.follow_ups {
                 *totals.follow_ups.entry(channel.clone()).or_default() += count;
@@ -175,12 +231,47 @@ impl OrgSnapshot {
         }
     }
 
+    /// Cadences with this status, over every module.
+    pub fn count(&self, status: &Status) -> u64 {
+        self.modules
+            .values()
+            .filter_map(|m| m.statuses.get(status))
+            .sum()
+    }
+
     pub fn active_count(&self) -> u64 {
-        self.modules.values().map(|m| m.active).sum()
+        self.count(&Status::Active)
     }
 
     pub fn inactive_count(&self) -> u64 {
-        self.modules.values().map(|m| m.inactive).sum()
+        self.count(&Status::Inactive)
+    }
+
+    pub fn draft_count(&self) -> u64 {
+        self.count(&Status::Draft)
+    }
+}
+
+/// Keeps the statuses beyond the documented three to [`MAX_OTHER_STATUSES`] values, the first by
+/// name; the others become `other`. One pass over the cadences, and nothing allocated unless Zoho
+/// sends statuses the specification does not list.
+fn cap_other_statuses(cadences: &mut [Cadence]) {
+    let others: BTreeSet<Arc<str>> = cadences
+        .iter()
+        .filter_map(|c| match &c.status {
+            Status::Other(status) => Some(status.clone()),
+            _ => None,
+        })
+        .collect();
+    if others.len() <= MAX_OTHER_STATUSES {
+        return;
+    }
+    let kept: HashSet<Arc<str>> = others.into_iter().take(MAX_OTHER_STATUSES).collect();
+    let overflow: Arc<str> = Arc::from(OVERFLOW_LABEL);
+    for cadence in cadences {
+        if matches!(&cadence.status, Status::Other(status) if !kept.contains(status)) {
+            cadence.status = Status::Other(overflow.clone());
+        }
     }
 }
 
@@ -191,14 +282,20 @@ pub enum Transition<'a> {
     Deleted(&'a Cadence),
 }
 
-/// Cadences active before and inactive now, and cadences gone since `before`.
+/// Cadences active before and not active now, and cadences gone since `before`.
+///
+/// A cadence that became a draft is not a deactivation: Zoho's specification defines a draft as
+/// "not yet published", so such a cadence was taken back to unpublished (or replaced) rather
+/// than switched off; an expectation that requires it active still reports it.
 pub fn transitions<'a>(before: &'a OrgSnapshot, after: &'a OrgSnapshot) -> Vec<Transition<'a>> {
     let now: BTreeMap<&str, &Cadence> = after.cadences.iter().map(|c| (&*c.id, c)).collect();
     let mut found = Vec::new();
     for old in &before.cadences {
         match now.get(&*old.id) {
             None => found.push(Transition::Deleted(old)),
-            Some(new) if old.active && !new.active => found.push(Transition::Deactivated(new)),
+            Some(new) if old.active() && !new.active() && new.status != Status::Draft => {
+                found.push(Transition::Deactivated(new))
+            }
             Some(_) => {}
         }
     }
@@ -209,33 +306,61 @@ pub fn transitions<'a>(before: &'a OrgSnapshot, after: &'a OrgSnapshot) -> Vec<T
 mod tests {
     use super::*;
 
-    fn cadence(id: &str, module: &str, active: bool) -> Cadence {
+    fn cadence(id: &str, module: &str, status: Status) -> Cadence {
         Cadence {
             id: id.into(),
             name: format!("c{id}").into(),
             module: module.into(),
-            active,
+            status,
             follow_ups: [("email".into(), 2), ("whatsapp".into(), 1)].into(),
             ..Cadence::default()
         }
     }
 
+    fn other(status: &str) -> Status {
+        Status::Other(status.into())
+    }
+
     #[test]
-    fn totals_cover_every_channel_for_every_module() {
+    fn totals_cover_every_channel_and_status_for_every_module() {
         let snapshot = OrgSnapshot::build(
             vec![
-                cadence("1", "Leads", true),
-                cadence("2", "Deals", false),
-                cadence("1", "Leads", false),
+                cadence("1", "Leads", Status::Active),
+                cadence("2", "Deals", Status::Inactive),
+                cadence("1", "Leads", Status::Inactive),
+                cadence("4", "Deals", Status::Draft),
+                cadence("5", "Deals", other("paused")),
             ],
             SystemTime::UNIX_EPOCH,
         );
-        assert_eq!(snapshot.cadences.len(), 2, "duplicate id kept once");
+        assert_eq!(snapshot.cadences.len(), 4, "duplicate id kept once");
         let leads = &snapshot.modules["Leads"];
+        let statuses: Vec<(&str, u64)> = leads
+            .statuses
+            .iter()
+            .map(|(s, n)| (s.as_str(), *n))
+            .collect();
         assert_eq!(
-            (leads.active, leads.inactive),
-            (0, 1),
-            "the later sighting wins"
+            statuses,
+            [("active", 0), ("inactive", 1), ("draft", 0)],
+            "the later sighting wins; every documented status is there"
+        );
+        let deals: Vec<(&str, u64)> = snapshot.modules["Deals"]
+            .statuses
+            .iter()
+            .map(|(s, n)| (s.as_str(), *n))
+            .collect();
+        assert_eq!(
+            deals,
+            [("active", 0), ("inactive", 1), ("draft", 1), ("paused", 1)]
+        );
+        assert_eq!(
+            (
+                snapshot.active_count(),
+                snapshot.inactive_count(),
+                snapshot.draft_count()
+            ),
+            (0, 2, 1)
         );
         let channels: Vec<&str> = leads.follow_ups.keys().map(|ch| &**ch).collect();
         assert_eq!(channels, ["call", "email", "task", "whatsapp"]);
@@ -244,22 +369,62 @@ mod tests {
     }
 
     #[test]
+    fn statuses_beyond_the_cap_are_other() {
+        let cadences = (0..MAX_LABEL_VALUES + 10)
+            .map(|n| cadence(&n.to_string(), "Leads", other(&format!("s{n:03}"))))
+            .collect();
+        let snapshot = OrgSnapshot::build(cadences, SystemTime::UNIX_EPOCH);
+        let statuses = &snapshot.modules["Leads"].statuses;
+        assert_eq!(statuses.len(), MAX_LABEL_VALUES, "the per-org cap");
+        assert_eq!(statuses[&other("s000")], 1, "the first by name are kept");
+        assert_eq!(
+            statuses[&other(OVERFLOW_LABEL)],
+            (MAX_LABEL_VALUES + 10 - MAX_OTHER_STATUSES) as u64
+        );
+        let labelled: BTreeSet<&str> = snapshot
+            .cadences
+            .iter()
+            .map(|c| c.status.as_str())
+            .collect();
+        assert_eq!(labelled.len(), MAX_OTHER_STATUSES + 1);
+    }
+
+    #[test]
     fn deactivations_and_deletions() {
         let before = OrgSnapshot::build(
             vec![
-                cadence("1", "Leads", true),
-                cadence("2", "Leads", true),
-                cadence("3", "Deals", false),
+                cadence("1", "Leads", Status::Active),
+                cadence("2", "Leads", Status::Active),
+                cadence("3", "Deals", Status::Inactive),
+                cadence("4", "Deals", Status::Active),
+                cadence("5", "Deals", Status::Draft),
+                cadence("6", "Deals", Status::Active),
             ],
             SystemTime::UNIX_EPOCH,
         );
         let after = OrgSnapshot::build(
-            vec![cadence("1", "Leads", false), cadence("3", "Deals", true)],
+            vec![
+                cadence("1", "Leads", Status::Inactive),
+                cadence("3", "Deals", Status::Active),
+                cadence("4", "Deals", Status::Draft),
+                cadence("5", "Deals", Status::Inactive),
+                cadence("6", "Deals", other("paused")),
+            ],
             SystemTime::UNIX_EPOCH,
         );
-        let found = transitions(&before, &after);
-        assert_eq!(found.len(), 2);
-        assert!(matches!(found[0], Transition::Deactivated(c) if &*c.id == "1"));
-        assert!(matches!(found[1], Transition::Deleted(c) if &*c.id == "2"));
+        let mut found: Vec<(&str, &str)> = transitions(&before, &after)
+            .into_iter()
+            .map(|t| match t {
+                Transition::Deactivated(c) => ("deactivated", &*c.id),
+                Transition::Deleted(c) => ("deleted", &*c.id),
+            })
+            .collect();
+        found.sort();
+        // Active to draft (4) is not a deactivation, nor is a draft that was never active (5);
+        // active to a status Zoho may add (6) stops the cadence as inactive does.
+        assert_eq!(
+            found,
+            [("deactivated", "1"), ("deactivated", "6"), ("deleted", "2")]
+        );
     }
 }

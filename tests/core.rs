@@ -25,6 +25,10 @@ async fn sample_answer_is_exported_exactly() {
             1.0,
         ),
         (
+            format!(r#"zoho_crm_cadences{{{org},module="Contacts",status="draft"}}"#),
+            0.0,
+        ),
+        (
             format!(r#"zoho_crm_follow_ups{{{org},module="Contacts",channel="email"}}"#),
             2.0,
         ),
@@ -70,13 +74,13 @@ async fn sample_answer_is_exported_exactly() {
         ),
         (
             format!(
-                r#"zoho_crm_cadence_info{{{org},id="3652397000017949001",name="CadenceTest1",module="Contacts",enrollment="Custom view",custom_view="All Contacts",created_by="Patricia Boyle",modified_by="Patricia Boyle"}}"#
+                r#"zoho_crm_cadence_info{{{org},id="3652397000017949001",name="CadenceTest1",module="Contacts",status="active",enrollment="Custom view",custom_view="All Contacts",created_by="Patricia Boyle",modified_by="Patricia Boyle"}}"#
             ),
             1.0,
         ),
         (
             format!(
-                r#"zoho_crm_cadence_info{{{org},id="3652397000017985012",name="test 2",module="Contacts",enrollment="Manual enrollment",custom_view="",created_by="Patricia Boyle",modified_by="Patricia Boyle"}}"#
+                r#"zoho_crm_cadence_info{{{org},id="3652397000017985012",name="test 2",module="Contacts",status="inactive",enrollment="Manual enrollment",custom_view="",created_by="Patricia Boyle",modified_by="Patricia Boyle"}}"#
             ),
             1.0,
         ),

@@ -159,8 +159,8 @@ async fn status_page_shows_each_org() {
         "{html}"
     );
     assert!(
-        html.contains("<td>2</td><td>1</td><td>1</td><td>&ndash;</td>"),
-        "cadences, active, inactive, no enrollment pass: {html}"
+        html.contains("<td>2</td><td>1</td><td>1</td><td>0</td><td>&ndash;</td>"),
+        "cadences, active, inactive, draft, no enrollment pass: {html}"
     );
     assert!(
         html.contains(r#"<td>org1</td><td class="down">down</td><td>never</td>"#),

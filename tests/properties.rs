@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::time::SystemTime;
 use zoho_cadences_exporter::fake_zoho::{generated_cadences, Route};
-use zoho_cadences_exporter::snapshot::{Cadence, Interner, OrgSnapshot};
+use zoho_cadences_exporter::snapshot::{Cadence, Interner, OrgSnapshot, Status};
 use zoho_cadences_exporter::zoho::model::decode_cadences_page;
 
 /// One cadence as Zoho might send it, with the value the exporter must read from it.
@@ -85,7 +85,7 @@ proptest! {
         for (raw, expected) in page.cadences.into_iter().zip(&cadences) {
             let cadence = Cadence::from_raw(raw, &mut texts);
             prop_assert_eq!(cadence.id.to_string(), expected.id.to_string());
-            prop_assert_eq!(cadence.active, expected.active);
+            prop_assert_eq!(cadence.active(), expected.active);
             prop_assert_eq!(cadence.modified, expected.modified.map(|m| m as f64));
         }
     }
@@ -99,7 +99,7 @@ proptest! {
             id: id.to_string().into(),
             name: format!("n{id}").into(),
             module: MODULES[*module].into(),
-            active: *active,
+            status: if *active { Status::Active } else { Status::Inactive },
             ..Cadence::default()
         }).collect();
         let snapshot = OrgSnapshot::build(cadences.clone(), SystemTime::UNIX_EPOCH);
@@ -109,7 +109,7 @@ proptest! {
         }
         prop_assert_eq!(snapshot.cadences.len(), last.len());
         prop_assert_eq!(snapshot.active_count() + snapshot.inactive_count(), last.len() as u64);
-        prop_assert_eq!(snapshot.active_count(), last.values().filter(|c| c.active).count() as u64);
+        prop_assert_eq!(snapshot.active_count(), last.values().filter(|c| c.active()).count() as u64);
         let keys: Vec<_> = snapshot.cadences.iter().map(|c| (&c.module, &c.name, &c.id)).collect();
         let mut sorted = keys.clone();
         sorted.sort();

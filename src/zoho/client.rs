@@ -143,7 +143,7 @@ impl ZohoError {
 }
 
 /// Zoho's codes become label values only when short and plain.
-fn is_label_safe(code: &str) -> bool {
+pub(crate) fn is_label_safe(code: &str) -> bool {
     !code.is_empty()
         && code.len() <= 64
         && code

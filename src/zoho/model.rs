@@ -1,10 +1,12 @@
 //! The shapes of Zoho's answers, decoded as leniently as Zoho is inconsistent.
 //!
 //! Real answers differ from the documentation (see `api-notes.md`): ids come as strings or as bare
-//! JSON numbers beyond 2^53, `status` is a string where a boolean is documented, objects and even
-//! `modified_time` can be null, offsets come as `-0700` as well as `-07:00`, and new follow-up
-//! channels appear in `summary`. Everything here accepts all of those and ignores unknown fields;
-//! a field of a truly wrong type is an error that names its path (`cadences[3].id`).
+//! JSON numbers beyond 2^53, objects and even `modified_time` can be null, offsets come as `-0700`
+//! as well as `-07:00`, and new follow-up channels appear in `summary`. Zoho's OpenAPI
+//! specification (zoho/crm-oas, `v8.0/cadences/`) is the source of truth where it speaks: `status`
+//! is the lifecycle `active`, `inactive` or `draft` ("draft = not yet published"), older answers
+//! sent a boolean there. Everything here accepts all of those and ignores unknown fields; a field
+//! of a truly wrong type is an error that names its path (`cadences[3].id`).
 
 use chrono::{DateTime, NaiveDate};
 use serde::de::{self, Deserializer, Visitor};
@@ -38,7 +40,7 @@ pub struct RawCadence {
     #[serde(default)]
     pub active: Option<LenientBool>,
     #[serde(default)]
-    pub status: Option<LenientBool>,
+    pub status: Option<CadenceStatus>,
     #[serde(default)]
     pub published: Option<LenientBool>,
     #[serde(default, rename = "type")]
@@ -140,6 +142,65 @@ impl<'de> Deserialize<'de> for ZohoId {
             }
         }
         deserializer.deserialize_any(IdVisitor)
+    }
+}
+
+/// A cadence's lifecycle, Zoho's `status`: `active` (published and enrolling records), `inactive`
+/// (published but deactivated), `draft` (not yet published), or a value the specification does
+/// not list yet, kept as sent (trimmed) so that a new lifecycle shows up instead of failing.
+/// Older answers sent the boolean `active` here (`true`, `"false"`, 1, 0): read as active/inactive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CadenceStatus {
+    Active,
+    Inactive,
+    Draft,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for CadenceStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StatusVisitor;
+        impl Visitor<'_> for StatusVisitor {
+            type Value = CadenceStatus;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a status such as \"active\", \"inactive\" or \"draft\", or a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<CadenceStatus, E> {
+                Ok(if v {
+                    CadenceStatus::Active
+                } else {
+                    CadenceStatus::Inactive
+                })
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<CadenceStatus, E> {
+                match v {
+                    0 | 1 => self.visit_bool(v == 1),
+                    _ => Err(E::invalid_value(de::Unexpected::Unsigned(v), &self)),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<CadenceStatus, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CadenceStatus, E> {
+                let trimmed = v.trim();
+                let known = |name: &str| trimmed.eq_ignore_ascii_case(name);
+                Ok(if known("active") || known("true") {
+                    CadenceStatus::Active
+                } else if known("inactive") || known("false") {
+                    CadenceStatus::Inactive
+                } else if known("draft") {
+                    CadenceStatus::Draft
+                } else if trimmed.is_empty() {
+                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
+                } else {
+                    CadenceStatus::Other(trimmed.to_owned())
+                })
+            }
+        }
+        deserializer.deserialize_any(StatusVisitor)
     }
 }
 
@@ -416,9 +477,31 @@ mod tests {
     fn errors_name_the_path() {
         let err = decode_cadences_page(br#"{"cadences":[{"id":"1"},{"id":{"x":1}}]}"#).unwrap_err();
         assert!(err.starts_with("cadences[1].id:"), "{err}");
-        let err =
-            decode_cadences_page(br#"{"cadences":[{"id":"1","status":"paused"}]}"#).unwrap_err();
-        assert!(err.starts_with("cadences[0].status:"), "{err}");
+    }
+
+    #[test]
+    fn every_status_is_kept_unknown_ones_as_sent() {
+        let page = decode_cadences_page(
+            br#"{"cadences":[{"id":"1","status":"active"},{"id":"2","status":"inactive"},
+            {"id":"3","status":"draft"},{"id":"4","status":" paused "},{"id":"5","status":"Draft"},
+            {"id":"6","status":true},{"id":"7","status":"false"},{"id":"8","status":0}]}"#,
+        )
+        .expect("an unknown status does not fail the page");
+        let statuses: Vec<_> = page.cadences.into_iter().map(|c| c.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                CadenceStatus::Active,
+                CadenceStatus::Inactive,
+                CadenceStatus::Draft,
+                CadenceStatus::Other("paused".into()),
+                CadenceStatus::Draft,
+                CadenceStatus::Active,
+                CadenceStatus::Inactive,
+                CadenceStatus::Inactive,
+            ]
+            .map(Some)
+        );
     }
 
     #[test]
@@ -430,7 +513,7 @@ mod tests {
         )
         .unwrap();
         let cadence = &page.cadences[0];
-        assert_eq!(cadence.status, Some(LenientBool(false)));
+        assert_eq!(cadence.status, Some(CadenceStatus::Inactive));
         assert_eq!(cadence.active, None);
         let summary = cadence.summary.as_ref().unwrap();
         assert_eq!(summary["whatsapp_follow_up_count"], LenientCount(2));
