@@ -74,6 +74,9 @@ pub enum Fault {
     /// `records_count` only: these ids get a per-item error with `code` (a 207 when other ids
     /// of the call are answered, a 400 when none is).
     ItemErrors { ids: Vec<String>, code: String },
+    /// Exactly this answer: an HTTP status and a JSON body, such as an example answer of Zoho's
+    /// specification.
+    Answer { status: u16, body: Value },
 }
 
 /// One `analytics` request as received.
@@ -108,6 +111,9 @@ struct Data {
     analytics_requests: Vec<AnalyticsRequest>,
     /// Share of requests (0 to 1) that get a random fault when none is queued (soak tests).
     fault_rate: f64,
+    /// Cadences per page whatever `per_page` asks, when set (the specification allows up to 400
+    /// on a page).
+    page_size: Option<u32>,
 }
 
 /// A cadence switched off and on again every `period` (the demo's changing cadence).
@@ -161,6 +167,7 @@ impl FakeZoho {
                 records_count_requests: Vec::new(),
                 analytics_requests: Vec::new(),
                 fault_rate: 0.0,
+                page_size: None,
             })),
             base_url: format!("http://{addr}"),
         };
@@ -246,6 +253,11 @@ impl FakeZoho {
     /// answers, killed tokens) to this share of requests, 0 to 1, when none is queued.
     pub fn set_fault_rate(&self, rate: f64) {
         self.with(|d| d.fault_rate = rate.clamp(0.0, 1.0));
+    }
+
+    /// Answers pages of `size` cadences whatever `per_page` asks (`None`: as asked).
+    pub fn set_page_size(&self, size: Option<u32>) {
+        self.with(|d| d.page_size = size);
     }
 
     /// Sends the `X-RATELIMIT-*` headers with every API answer.
@@ -467,6 +479,7 @@ async fn cadences_page(
     if total == 0 {
         return StatusCode::NO_CONTENT.into_response();
     }
+    let per_page = data.page_size.unwrap_or(per_page);
     let start = ((page - 1) * per_page) as usize;
     let end = (start + per_page as usize).min(total);
     let slice = current_slice(&data, start, end);
@@ -868,6 +881,7 @@ async fn apply_fault(fault: Fault) -> Option<Response> {
         }
         Fault::Malformed => Some(raw_json_ok("{\"cadences\": [{\"id\": \"1\", \"name\": ")),
         Fault::WrongShape => Some(json_ok(json!({ "cadences": { "id": "1" }, "info": [] }))),
+        Fault::Answer { status, body } => Some(json_status(status, body)),
         Fault::TokenError(_)
         | Fault::TokenThrottled
         | Fault::TokenApiDomain(_)

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use zoho_cadences_exporter::fake_zoho::{Fault, Route};
 
 /// One of Zoho's example answers, as saved in `tests/fixtures/zoho/spec/`.
 fn spec(path: &str) -> Value {
@@ -194,4 +195,355 @@ async fn a_status_the_specification_does_not_list_is_kept_as_sent() {
         Some(1.0)
     );
     promtool_check_metrics(&text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// getCadences: the example answers
+
+#[tokio::test]
+async fn the_list_example_is_exported_with_the_values_it_states() {
+    let answer = spec("getCadences/response-200-successfullist.json");
+    let (fake, state, collector) = single(Vec::new(), "").await;
+    fake.push_fault(
+        Route::Cadences,
+        Fault::Answer {
+            status: 200,
+            body: answer,
+        },
+    );
+    collector.collect_once().await.expect("collection succeeds");
+    let text = scrape(&state);
+    let cadence = |metric: &str| value(&text, &series(metric, "2001", "Onboard Leads"));
+    assert_eq!(value(&text, UP), Some(1.0));
+    assert_eq!(cadence("zoho_crm_cadence_active"), Some(1.0));
+    assert_eq!(cadence("zoho_crm_cadence_published"), Some(1.0));
+    // 2025-10-30T08:46:14+00:00, 2025-01-01T16:43:11+05:30, 2025-12-31
+    assert_eq!(
+        cadence("zoho_crm_cadence_created_timestamp_seconds"),
+        Some(1_761_813_974.0)
+    );
+    assert_eq!(
+        cadence("zoho_crm_cadence_modified_timestamp_seconds"),
+        Some(1_735_729_991.0)
+    );
+    assert_eq!(
+        cadence("zoho_crm_cadence_end_timestamp_seconds"),
+        Some(1_767_139_200.0)
+    );
+    assert_eq!(
+        cadence("zoho_crm_cadence_execution_interval_seconds"),
+        Some(86_400.0)
+    );
+    assert_eq!(
+        info(&text, "2001").as_deref(),
+        Some(
+            r#"zoho_crm_cadence_info{org="org0",id="2001",name="Onboard Leads",module="Leads",status="active",enrollment="Custom view",custom_view="All Contacts",created_by="Nish test",modified_by="Nish test"}"#
+        )
+    );
+    for (channel, n) in [("task", 2.0), ("call", 1.0), ("email", 3.0)] {
+        let labels = format!(
+            r#"{{org="org0",id="2001",name="Onboard Leads",module="Leads",channel="{channel}"}}"#
+        );
+        assert_eq!(
+            value(&text, &format!("zoho_crm_cadence_follow_ups{labels}")),
+            Some(n)
+        );
+        let module =
+            format!(r#"zoho_crm_follow_ups{{org="org0",module="Leads",channel="{channel}"}}"#);
+        assert_eq!(value(&text, &module), Some(n));
+    }
+    assert_eq!(value(&text, &leads("active")), Some(1.0));
+    assert_eq!(value(&text, &leads("inactive")), Some(0.0));
+    assert_eq!(value(&text, &leads("draft")), Some(0.0));
+    promtool_check_metrics(&text);
+}
+
+#[tokio::test]
+async fn the_list_error_examples_are_counted_by_their_code() {
+    let (fake, state, collector) = single(vec![spec_cadence()], "").await;
+    collector.collect_once().await.unwrap();
+    for (file, status, code) in [
+        (
+            "getCadences/response-400-errorresponse1.json",
+            400,
+            "INVALID_DATA",
+        ),
+        (
+            "getCadences/response-400-errorresponse3.json",
+            400,
+            "UNABLE_TO_PARSE_DATA_TYPE",
+        ),
+        (
+            "getCadences/response-403-nopermissionresponse1.json",
+            403,
+            "NO_PERMISSION",
+        ),
+    ] {
+        fake.push_fault(
+            Route::Cadences,
+            Fault::Answer {
+                status,
+                body: spec(file),
+            },
+        );
+        collector.collect_once().await.unwrap_err();
+        let text = scrape(&state);
+        let error = format!(
+            r#"zoho_crm_api_errors_total{{org="org0",endpoint="cadences",error="{code}"}}"#
+        );
+        assert_eq!(value(&text, &error), Some(1.0), "{file}");
+        assert_eq!(value(&text, UP), Some(0.0), "{file}");
+        assert_eq!(
+            value(
+                &text,
+                &series("zoho_crm_cadence_active", "2001", "Onboard Leads")
+            ),
+            Some(1.0),
+            "{file}: the last complete snapshot stays"
+        );
+    }
+    assert_eq!(fake.calls(Route::Cadences), 4, "none of them is retried");
+}
+
+// ---------------------------------------------------------------------------------------------
+// execute_every.period: immediately, hours, days, weeks; unit optional
+
+async fn interval_of(execute_every: Value) -> Option<f64> {
+    let mut cadence = spec_cadence();
+    cadence["execution_details"]["execute_every"] = execute_every;
+    let (_fake, state, collector) = single(vec![cadence], "").await;
+    collector.collect_once().await.expect("collection succeeds");
+    value(
+        &scrape(&state),
+        &series(
+            "zoho_crm_cadence_execution_interval_seconds",
+            "2001",
+            "Onboard Leads",
+        ),
+    )
+}
+
+#[tokio::test]
+async fn period_immediately() {
+    assert_eq!(
+        interval_of(json!({"period": "immediately"})).await,
+        Some(0.0)
+    );
+    assert_eq!(
+        interval_of(json!({"period": "immediately", "unit": 5})).await,
+        Some(0.0)
+    );
+}
+
+#[tokio::test]
+async fn period_hours() {
+    assert_eq!(
+        interval_of(json!({"period": "hours", "unit": 6})).await,
+        Some(21_600.0)
+    );
+}
+
+#[tokio::test]
+async fn period_days() {
+    assert_eq!(
+        interval_of(json!({"period": "days", "unit": 99})).await,
+        Some(99.0 * 86_400.0)
+    );
+}
+
+#[tokio::test]
+async fn period_weeks() {
+    assert_eq!(
+        interval_of(json!({"period": "weeks", "unit": 2})).await,
+        Some(1_209_600.0)
+    );
+}
+
+#[tokio::test]
+async fn an_absent_or_null_unit_means_one() {
+    assert_eq!(
+        interval_of(json!({"period": "weeks"})).await,
+        Some(604_800.0)
+    );
+    assert_eq!(
+        interval_of(json!({"period": "days", "unit": null})).await,
+        Some(86_400.0)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// type: Custom view, Manual enrollment
+
+async fn enrollment_label(kind: &str) -> String {
+    let cadence = variant("9", "Typed", json!({"type": kind}));
+    let (_fake, state, collector) = single(vec![cadence], "").await;
+    collector.collect_once().await.expect("collection succeeds");
+    info(&scrape(&state), "9").unwrap()
+}
+
+#[tokio::test]
+async fn type_custom_view() {
+    assert!(enrollment_label("Custom view")
+        .await
+        .contains(r#"enrollment="Custom view""#));
+}
+
+#[tokio::test]
+async fn type_manual_enrollment() {
+    assert!(enrollment_label("Manual enrollment")
+        .await
+        .contains(r#"enrollment="Manual enrollment""#));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optional fields absent or null; the shapes of a page
+
+/// Every field the specification does not require (all but `id` and `name`).
+const OPTIONAL: [&str; 14] = [
+    "summary",
+    "description",
+    "created_time",
+    "module",
+    "active",
+    "execution_details",
+    "published",
+    "type",
+    "created_by",
+    "modified_time",
+    "modified_by",
+    "custom_view",
+    "status",
+    "unknown_in_the_specification",
+];
+
+#[tokio::test]
+async fn optional_fields_absent() {
+    let mut bare = spec_cadence();
+    for field in OPTIONAL {
+        bare.as_object_mut().unwrap().remove(field);
+    }
+    let (_fake, state, collector) = single(vec![bare], "").await;
+    collector
+        .collect_once()
+        .await
+        .expect("only id and name are required");
+    let text = scrape(&state);
+    let labels = r#"{org="org0",id="2001",name="Onboard Leads",module="unknown"}"#;
+    assert_eq!(
+        value(&text, &format!("zoho_crm_cadence_active{labels}")),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&text, &format!("zoho_crm_cadence_published{labels}")),
+        Some(0.0)
+    );
+    for metric in [
+        "zoho_crm_cadence_created_timestamp_seconds",
+        "zoho_crm_cadence_modified_timestamp_seconds",
+        "zoho_crm_cadence_end_timestamp_seconds",
+        "zoho_crm_cadence_execution_interval_seconds",
+        "zoho_crm_cadence_follow_ups",
+    ] {
+        assert_eq!(count_series(&text, metric), 0, "{metric}");
+    }
+    assert!(info(&text, "2001").unwrap().contains(
+        r#"status="inactive",enrollment="",custom_view="",created_by="",modified_by="""#
+    ));
+    promtool_check_metrics(&text);
+}
+
+#[tokio::test]
+async fn optional_fields_null() {
+    let mut nulls = spec_cadence();
+    for field in OPTIONAL {
+        nulls[field] = Value::Null;
+    }
+    // And the nested ones the specification marks nullable or optional.
+    let mut nested = spec_cadence();
+    nested["execution_details"]["unenroll_properties"]["type"] = Value::Null;
+    nested["execution_details"]["type"] = Value::Null;
+    nested["execution_details"]["end_date"] = Value::Null;
+    nested["execution_details"]["execute_every"] = Value::Null;
+    nested["summary"]["email_follow_up_count"] = Value::Null;
+    nested["module"]["id"] = Value::Null;
+    nested["custom_view"]["id"] = Value::Null;
+    nested["id"] = json!("2002");
+    let (_fake, state, collector) = single(vec![nulls, nested], "").await;
+    collector
+        .collect_once()
+        .await
+        .expect("nulls decode as absent");
+    let text = scrape(&state);
+    assert_eq!(
+        value(
+            &text,
+            r#"zoho_crm_cadence_active{org="org0",id="2001",name="Onboard Leads",module="unknown"}"#
+        ),
+        Some(0.0)
+    );
+    let second = |metric: &str| value(&text, &series(metric, "2002", "Onboard Leads"));
+    assert_eq!(second("zoho_crm_cadence_active"), Some(1.0));
+    assert_eq!(second("zoho_crm_cadence_execution_interval_seconds"), None);
+    assert_eq!(second("zoho_crm_cadence_end_timestamp_seconds"), None);
+    assert_eq!(
+        value(
+            &text,
+            r#"zoho_crm_cadence_follow_ups{org="org0",id="2002",name="Onboard Leads",module="Leads",channel="email"}"#
+        ),
+        Some(0.0),
+        "a null count is 0"
+    );
+    assert!(info(&text, "2002")
+        .unwrap()
+        .contains(r#"custom_view="All Contacts""#));
+    promtool_check_metrics(&text);
+}
+
+#[tokio::test]
+async fn ids_of_module_and_custom_view_as_string_or_number() {
+    let mut numbers = spec_cadence();
+    numbers["module"]["id"] = json!(111_111_000_000_002_648u64);
+    numbers["custom_view"]["id"] = json!(3_652_397_000_000_087_529u64);
+    let mut strings = variant("2002", "Strings", json!({}));
+    strings["module"]["id"] = json!("111111000000002648");
+    let (_fake, state, collector) = single(vec![numbers, strings], "").await;
+    collector.collect_once().await.expect("collection succeeds");
+    let text = scrape(&state);
+    assert_eq!(count_series(&text, "zoho_crm_cadence_info"), 2);
+    assert_eq!(value(&text, &leads("active")), Some(2.0));
+}
+
+#[tokio::test]
+async fn whatsapp_follow_ups_as_the_specification_names_them() {
+    let mut cadence = spec_cadence();
+    cadence["summary"]["whatsapp_follow_up_count"] = json!(4);
+    let (_fake, state, collector) = single(vec![cadence], "").await;
+    collector.collect_once().await.expect("collection succeeds");
+    let text = scrape(&state);
+    assert_eq!(
+        value(
+            &text,
+            r#"zoho_crm_follow_ups{org="org0",module="Leads",channel="whatsapp"}"#
+        ),
+        Some(4.0)
+    );
+}
+
+#[tokio::test]
+async fn four_hundred_cadences_on_one_page() {
+    let cadences: Vec<Value> = (0..1_000)
+        .map(|n| variant(&format!("{}", 10_000 + n), &format!("c{n}"), json!({})))
+        .collect();
+    let (fake, state, collector) = single(cadences, "").await;
+    // The specification allows up to 400 cadences on a page, more than the 200 asked for.
+    fake.set_page_size(Some(400));
+    collector.collect_once().await.expect("collection succeeds");
+    assert_eq!(
+        fake.pages_requested(),
+        [1, 2, 3],
+        "more_records ends the paging"
+    );
+    let text = scrape(&state);
+    assert_eq!(count_series(&text, "zoho_crm_cadence_active"), 1_000);
+    assert_eq!(value(&text, &leads("active")), Some(1_000.0));
 }

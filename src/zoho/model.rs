@@ -86,6 +86,8 @@ pub struct ExecutionDetails {
     pub execute_every: Option<ExecuteEvery>,
 }
 
+/// `execution_details.execute_every`: the specification's `period` is `immediately`, `hours`,
+/// `days` or `weeks`, and `unit` (1 to 99) is optional.
 #[derive(Debug, Deserialize, Default)]
 pub struct ExecuteEvery {
     #[serde(default)]
@@ -95,10 +97,15 @@ pub struct ExecuteEvery {
 }
 
 impl ExecuteEvery {
-    /// The execution period in seconds; `None` for an unknown period name.
+    /// The execution period in seconds: 0 for `immediately` (each enrollment runs at once), `unit`
+    /// periods otherwise, an absent `unit` read as 1 (the specification gives no default; one
+    /// period is what a lone period name means). `None` without a period or for an unknown period
+    /// name. The singular names, minutes and months are not in the specification but were seen in
+    /// older answers, so they stay.
     pub fn seconds(&self) -> Option<f64> {
-        let unit = self.unit.as_ref()?.0 as f64;
+        let unit = self.unit.map_or(1, |unit| unit.0) as f64;
         let period = match self.period.as_deref()?.trim().to_ascii_lowercase().as_str() {
+            "immediately" => return Some(0.0),
             "minute" | "minutes" => 60.0,
             "hour" | "hours" => 3_600.0,
             "day" | "days" => 86_400.0,
@@ -529,6 +536,18 @@ mod tests {
         };
         assert_eq!(every(1, "hours").seconds(), Some(3_600.0));
         assert_eq!(every(2, "days").seconds(), Some(172_800.0));
+        assert_eq!(every(99, "weeks").seconds(), Some(99.0 * 604_800.0));
+        assert_eq!(every(3, "immediately").seconds(), Some(0.0));
         assert_eq!(every(1, "fortnights").seconds(), None);
+        let without_unit = ExecuteEvery {
+            unit: None,
+            period: Some("days".to_owned()),
+        };
+        assert_eq!(without_unit.seconds(), Some(86_400.0), "absent means 1");
+        let without_period = ExecuteEvery {
+            unit: Some(LenientCount(2)),
+            period: None,
+        };
+        assert_eq!(without_period.seconds(), None);
     }
 }
