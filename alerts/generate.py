@@ -226,7 +226,7 @@ def rules(config: Config) -> dict:
             "ZohoCadenceApiErrors",
             f"""
             (
-                sum by (job, instance, org, endpoint) (increase({m('zoho_crm_api_errors_total')}[1h]))
+                sum by (job, instance, org, endpoint) (increase({m('zoho_crm_api_errors_total', 'error!="invalid_cadence"')}[1h]))
               /
                 sum by (job, instance, org, endpoint) (increase({m('zoho_crm_api_requests_total')}[1h]))
             )

@@ -547,3 +547,60 @@ async fn four_hundred_cadences_on_one_page() {
     assert_eq!(count_series(&text, "zoho_crm_cadence_active"), 1_000);
     assert_eq!(value(&text, &leads("active")), Some(1_000.0));
 }
+
+// ---------------------------------------------------------------------------------------------
+// One cadence cannot fail a page
+
+#[tokio::test]
+async fn one_odd_cadence_never_costs_a_collection() {
+    let mut odd = variant("20", "Odd", json!({"published": {"when": "later"}}));
+    odd["summary"]["call_follow_up_count"] = json!("one");
+    let mut no_id = variant("21", "No id", json!({}));
+    no_id.as_object_mut().unwrap().remove("id");
+    let bad_id = variant("22", "Bad id", json!({"id": [22]}));
+    let cadences = vec![spec_cadence(), odd, no_id, bad_id, json!("not a cadence")];
+    let (_fake, state, collector) = single(cadences, "").await;
+    collector
+        .collect_once()
+        .await
+        .expect("the collection succeeds with the rest");
+    let text = scrape(&state);
+    let invalid =
+        r#"zoho_crm_api_errors_total{org="org0",endpoint="cadences",error="invalid_cadence"}"#;
+    assert_eq!(value(&text, UP), Some(1.0));
+    assert_eq!(
+        value(&text, invalid),
+        Some(4.0),
+        "each odd cadence counted once"
+    );
+    assert_eq!(count_series(&text, "zoho_crm_cadence_active"), 2);
+    let odd = |metric: &str| value(&text, &series(metric, "20", "Odd"));
+    assert_eq!(odd("zoho_crm_cadence_active"), Some(1.0));
+    assert_eq!(
+        odd("zoho_crm_cadence_published"),
+        Some(0.0),
+        "left out: absent"
+    );
+    let channel = |channel: &str| {
+        value(
+            &text,
+            &format!(
+                r#"zoho_crm_cadence_follow_ups{{org="org0",id="20",name="Odd",module="Leads",channel="{channel}"}}"#
+            ),
+        )
+    };
+    assert_eq!(channel("call"), None, "the unreadable count is left out");
+    assert_eq!(
+        channel("task"),
+        Some(2.0),
+        "the rest of the cadence is kept"
+    );
+    assert_eq!(value(&text, &leads("active")), Some(2.0));
+    collector.collect_once().await.unwrap();
+    assert_eq!(
+        value(&scrape(&state), invalid),
+        Some(8.0),
+        "counted again by every collection that sees them"
+    );
+    promtool_check_metrics(&text);
+}

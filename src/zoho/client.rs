@@ -12,6 +12,9 @@
 //!   (OAUTH_SCOPE_MISMATCH, NO_PERMISSION, FEATURE_NOT_ENABLED) are never retried.
 //! - Bodies are read up to `max_response_bytes`; anything larger is an error of its own class.
 //! - Every attempt is counted in the org's [`OrgTelemetry`], every failed one by error label.
+//! - A cadence that cannot be read whole is counted once per collection under
+//!   `invalid_cadence` and logged at warn once per cadence id and field while it stays so; the
+//!   collection goes on with the rest (see [`decode_cadences_page`]).
 //!
 //! Secrets reach the wire only through [`Secret::expose`] and never appear in an error.
 
@@ -20,11 +23,11 @@ use crate::secret::Secret;
 use crate::snapshot::{Cadence, Interner};
 use crate::telemetry::{Endpoint, OrgTelemetry, RateLimit};
 use crate::zoho::datacenter::is_trusted_api_domain;
-use crate::zoho::model::decode_cadences_page;
+use crate::zoho::model::{decode_cadences_page, InvalidCadence};
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use serde::Deserialize;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -66,6 +69,14 @@ impl Default for Limits {
 pub const PER_PAGE: u32 = 200;
 /// A guard against an answer that claims `more_records` forever.
 pub const MAX_PAGES: u32 = 10_000;
+
+/// The `error` label of a cadence the exporter could not read whole (kept without some field,
+/// or skipped for want of a usable id).
+pub const INVALID_CADENCE: &str = "invalid_cadence";
+
+/// A cadence (by id; `None` for those without a usable id) and the path of a field it could not
+/// read: what is logged at warn once.
+type UnreadKey = (Option<String>, String);
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ZohoError {
@@ -188,6 +199,10 @@ pub struct ZohoClient {
     token: Mutex<TokenState>,
     /// Set from a `Retry-After` header: no call to Zoho before this instant.
     not_before: StdMutex<Option<Instant>>,
+    /// The unreadable cadence fields already logged at warn; a complete collection keeps only
+    /// those it saw again, so a field that was fixed and breaks again is logged again, and the
+    /// set never outgrows one collection's problems.
+    unread_logged: StdMutex<HashSet<UnreadKey>>,
 }
 
 /// The one HTTP client configuration: rustls with ring, no redirects (an access token must not
@@ -243,6 +258,7 @@ impl ZohoClient {
             limits: Limits::default(),
             token: Mutex::new(TokenState::default()),
             not_before: StdMutex::new(None),
+            unread_logged: StdMutex::new(HashSet::new()),
         }
     }
 
@@ -264,6 +280,7 @@ impl ZohoClient {
         );
         let mut cadences = Vec::new();
         let mut texts = Interner::default();
+        let mut unread = HashSet::new();
         for page in 1..=MAX_PAGES {
             let query = [
                 ("page", page.to_string()),
@@ -273,6 +290,7 @@ impl ZohoClient {
                 .get(Endpoint::Cadences, &path, &query, deadline)
                 .await?;
             if answer.status == 204 || answer.body.iter().all(u8::is_ascii_whitespace) {
+                self.forget_fixed_fields(unread);
                 return Ok(cadences);
             }
             let decoded = decode_cadences_page(&answer.body).map_err(|detail| {
@@ -284,13 +302,20 @@ impl ZohoClient {
                     .count_error(Endpoint::Cadences, &err.metric_label());
                 err
             })?;
-            let received = decoded.cadences.len();
+            for invalid in &decoded.invalid {
+                self.telemetry
+                    .count_error(Endpoint::Cadences, INVALID_CADENCE);
+                self.log_invalid(page, invalid, &mut unread);
+            }
+            let received =
+                decoded.cadences.len() + decoded.invalid.iter().filter(|c| c.id.is_none()).count();
             cadences.extend(texts.cadences(decoded.cadences));
             let more = decoded
                 .info
                 .and_then(|info| info.more_records)
                 .is_some_and(|more| more.0);
             if !more || received == 0 {
+                self.forget_fixed_fields(unread);
                 return Ok(cadences);
             }
         }
@@ -301,6 +326,44 @@ impl ZohoClient {
         self.telemetry
             .count_error(Endpoint::Cadences, &err.metric_label());
         Err(err)
+    }
+
+    /// Logs what could not be read of one cadence: at warn the first time a cadence id and field
+    /// show up, at debug while they stay. Names the field and the JSON type found, never a value.
+    fn log_invalid(&self, page: u32, invalid: &InvalidCadence, seen: &mut HashSet<UnreadKey>) {
+        let org = &self.org.name;
+        for field in &invalid.fields {
+            let key = (invalid.id.clone(), field.path.clone());
+            seen.insert(key.clone());
+            let first = self
+                .unread_logged
+                .lock()
+                .expect("unread fields lock")
+                .insert(key);
+            let (path, found) = (field.path.as_str(), field.found);
+            match (&invalid.id, first) {
+                (Some(id), true) => {
+                    tracing::warn!(org = %org, id = %id, field = path, found, "cadence field unreadable; the cadence is exported without it")
+                }
+                (Some(id), false) => {
+                    tracing::debug!(org = %org, id = %id, field = path, found, "cadence field still unreadable")
+                }
+                (None, true) => {
+                    tracing::warn!(org = %org, page, index = invalid.index, field = path, found, "cadence without a usable id skipped")
+                }
+                (None, false) => {
+                    tracing::debug!(org = %org, page, index = invalid.index, field = path, found, "cadence without a usable id skipped again")
+                }
+            }
+        }
+    }
+
+    /// After a complete collection: forgets the logged fields it did not see again.
+    fn forget_fixed_fields(&self, seen: HashSet<UnreadKey>) {
+        self.unread_logged
+            .lock()
+            .expect("unread fields lock")
+            .retain(|key| seen.contains(key));
     }
 
     /// An authorized GET on the org's API domain: refreshes the token when needed, and once more
