@@ -8,18 +8,22 @@
 //!   count their calls under their own `endpoint` label, and publish their own result into
 //!   [`SharedState`]. A failed pass keeps the last complete result, as a failed collection keeps
 //!   the last snapshot; it never touches `zoho_crm_up`.
-//! - `records_count` takes at most [`MAX_IDS_PER_CALL`] ids per call. A 207 answer mixes counts
-//!   with per-item errors: those are counted by Zoho's code and left out. A 400 answer without a
-//!   top-level `code` is the same list with every item an error (Zoho's spec,
-//!   `listCadencesRecordsCount`): that batch is left out and the pass goes on. A 400 with a
-//!   top-level code is about the request itself and fails the pass.
+//! - `records_count` takes at most [`MAX_IDS_PER_CALL`] ids per call, and its `ids` parameter at
+//!   most [`MAX_IDS_CHARS`] characters: the ids are joined by literal commas (as the
+//!   specification writes the list; an encoded `%2C` is not the separator it documents) and
+//!   batched so that the value stays within both limits whatever the ids' lengths. A 207 answer
+//!   mixes counts with per-item errors: those are counted by Zoho's code and left out. The 400
+//!   answer whose `cadences_records_count` lists only errors (Zoho's spec,
+//!   `listCadencesRecordsCount`) is a normal answer the same way: each item is counted by its
+//!   code, those ids are left out and the pass goes on. A 400 with a top-level code is about the
+//!   request itself and fails the pass, as 403 `NO_PERMISSION` does.
 //! - Results are keyed by cadence id and joined with the current snapshot when encoded, so a
 //!   cadence deleted since the pass loses its series with the next snapshot, not the next pass.
 //! - `analytics` costs one call per active cadence, so it is off by default, has its own slower
 //!   interval, and makes its calls one at a time to leave Zoho's concurrency limit to the main
 //!   collection. A cadence that Zoho no longer knows (400 `INVALID_DATA`, 404) is left out.
-//! - A pass in which every call was refused (all batches, or all cadences) fails, so a request
-//!   Zoho cannot understand keeps the last result rather than emptying it.
+//! - An analytics pass in which every call was refused fails, so a request Zoho cannot
+//!   understand keeps the last result rather than emptying it.
 //! - Only API v8 has these endpoints: [`supported`] says whether an org may use them.
 //!
 //! Shapes follow Zoho's OpenAPI specification (zoho/crm-oas, `v8.0/cadences/`, operations
@@ -40,9 +44,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-/// Zoho's limit of cadence ids per `records_count` call. 100 ids of 19 digits and their commas
-/// make 1,999 characters, just inside the `ids` parameter's 2,000.
+/// Zoho's limit of cadence ids per `records_count` call.
 pub const MAX_IDS_PER_CALL: usize = 100;
+
+/// Zoho's limit of the `ids` parameter's length, in characters as sent. 100 ids of 19 digits and
+/// their commas make 1,999; longer ids make smaller batches.
+pub const MAX_IDS_CHARS: usize = 2_000;
 
 /// Records enrolled per cadence, from one complete `records_count` pass.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -321,30 +328,17 @@ pub async fn fetch_enrollment(
     let ids: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
     let ids: Vec<&str> = ids.into_iter().collect();
     let mut counts = BTreeMap::new();
-    let mut answered = 0usize;
-    let mut refused = None;
-    for batch in ids.chunks(MAX_IDS_PER_CALL) {
-        let query = [("ids", batch.join(","))];
-        let answer = match client
-            .get(Endpoint::RecordsCount, &path, &query, deadline)
-            .await
-        {
-            Ok(answer) => answer,
-            // Every id of the batch was refused; the client counted the answer.
-            Err(
-                err @ ZohoError::Api {
-                    status: 400,
-                    code: None,
-                    ..
-                },
-            ) => {
-                tracing::info!(org = %org, ids = batch.len(), "Zoho refused every cadence id of a records_count batch (deleted since the last collection?); they are left out");
-                refused = Some(err);
-                continue;
-            }
-            Err(err) => return Err(err),
-        };
-        answered += 1;
+    for batch in id_batches(org, &ids) {
+        let query = format!("{path}?ids={}", ids_parameter(&batch));
+        let answer = client
+            .get_answer(
+                Endpoint::RecordsCount,
+                &query,
+                &[],
+                deadline,
+                is_per_item_answer,
+            )
+            .await?;
         if is_empty_answer(answer.status, &answer.body) {
             continue;
         }
@@ -369,7 +363,7 @@ pub async fn fetch_enrollment(
                         Endpoint::RecordsCount,
                         &item_error_label(Endpoint::RecordsCount, answer.status, &code),
                     );
-                    tracing::debug!(org = %org, id = id.as_deref().unwrap_or("?"), code = %code, "records_count refused one cadence id; it is left out");
+                    tracing::debug!(org = %org, id = id.as_deref().unwrap_or("?"), code = %code, "records_count refused one cadence id (deleted since the last collection?); it is left out");
                 }
                 RecordsCountEntry::Malformed => {
                     telemetry.count_error(Endpoint::RecordsCount, "decode");
@@ -377,13 +371,89 @@ pub async fn fetch_enrollment(
             }
         }
     }
-    match refused {
-        Some(err) if answered == 0 => Err(err),
-        _ => Ok(Enrollment {
-            counts,
-            completed_at: Some(SystemTime::now()),
-        }),
+    Ok(Enrollment {
+        counts,
+        completed_at: Some(SystemTime::now()),
+    })
+}
+
+/// The 400 answer of `records_count` that lists an error per id (every id unknown): an answer to
+/// read, not a failed request. A 400 with a top-level `code` is not one.
+fn is_per_item_answer(status: u16, body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Shape {
+        #[serde(default)]
+        code: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        cadences_records_count: Option<Vec<serde::de::IgnoredAny>>,
     }
+    status == 400
+        && serde_json::from_slice::<Shape>(body).is_ok_and(|shape| {
+            shape.code.is_none() && shape.cadences_records_count.is_some_and(|l| !l.is_empty())
+        })
+}
+
+/// `ids` in order, in batches of at most [`MAX_IDS_PER_CALL`] whose `ids` parameter stays within
+/// [`MAX_IDS_CHARS`]. An id too long to be sent even alone (Zoho's ids have at most 255
+/// characters) is left out.
+fn id_batches<'a>(org: &str, ids: &[&'a str]) -> Vec<Vec<&'a str>> {
+    let mut batches: Vec<Vec<&str>> = Vec::new();
+    let mut length = 0;
+    for id in ids {
+        let id_length = encoded_length(id);
+        if id_length > MAX_IDS_CHARS {
+            tracing::debug!(
+                org,
+                id_length,
+                "cadence id too long for records_count; it is left out"
+            );
+            continue;
+        }
+        match batches.last_mut() {
+            Some(batch)
+                if batch.len() < MAX_IDS_PER_CALL && length + 1 + id_length <= MAX_IDS_CHARS =>
+            {
+                batch.push(id);
+                length += 1 + id_length;
+            }
+            _ => {
+                batches.push(vec![id]);
+                length = id_length;
+            }
+        }
+    }
+    batches
+}
+
+/// The `ids` parameter as sent: each id percent-encoded (Zoho's ids are digits and need none; a
+/// comma inside an id would), joined by literal commas.
+fn ids_parameter(ids: &[&str]) -> String {
+    let mut out = String::new();
+    for (n, id) in ids.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        for byte in id.bytes() {
+            if is_unreserved(byte) {
+                out.push(char::from(byte));
+            } else {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    out
+}
+
+/// An id's length in `ids` as sent.
+fn encoded_length(id: &str) -> usize {
+    id.bytes()
+        .map(|b| if is_unreserved(b) { 1 } else { 3 })
+        .sum()
+}
+
+/// RFC 3986's unreserved characters, sent as they are.
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
 }
 
 /// The window `[now - window, now]` as Zoho's ISO 8601 date-times, UTC, whole seconds.
@@ -823,6 +893,76 @@ mod tests {
         .unwrap();
         assert!(supported(&config.orgs[0]));
         assert!(!supported(&config.orgs[1]));
+    }
+
+    #[test]
+    fn batches_keep_within_100_ids_and_2000_characters() {
+        let short: Vec<String> = (0..250).map(|n| format!("{:019}", n)).collect();
+        let short: Vec<&str> = short.iter().map(String::as_str).collect();
+        let sizes: Vec<usize> = id_batches("acme", &short).iter().map(Vec::len).collect();
+        assert_eq!(sizes, [100, 100, 50], "100 ids of 19 digits fit");
+        assert_eq!(ids_parameter(&id_batches("acme", &short)[0]).len(), 1_999);
+
+        let long: Vec<String> = (0..20).map(|n| format!("{:0>255}", n)).collect();
+        let mut ids: Vec<&str> = long.iter().map(String::as_str).collect();
+        let too_long = "9".repeat(MAX_IDS_CHARS + 1);
+        ids.insert(3, &too_long);
+        let batches = id_batches("acme", &ids);
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [7, 7, 6], "7 ids of 255 characters fit, 8 do not");
+        for batch in &batches {
+            assert!(ids_parameter(batch).len() <= MAX_IDS_CHARS);
+            assert!(
+                !batch.contains(&too_long.as_str()),
+                "an id that cannot fit is left out"
+            );
+        }
+        // Encoded characters count three times.
+        let encoded = "::::".repeat(100);
+        assert_eq!(encoded_length(&encoded), 1_200);
+        assert_eq!(id_batches("acme", &[&encoded, &encoded]).len(), 2);
+    }
+
+    #[test]
+    fn ids_are_joined_by_literal_commas_and_escaped_inside() {
+        assert_eq!(ids_parameter(&["1", "22", "333"]), "1,22,333");
+        assert_eq!(ids_parameter(&["a,b", "c d", "é"]), "a%2Cb,c%20d,%C3%A9");
+        assert_eq!(encoded_length("a,b"), 5);
+    }
+
+    #[test]
+    fn the_per_item_400_is_an_answer_and_a_request_error_is_not() {
+        let spec = |file: &str| {
+            std::fs::read(format!(
+                "{}/tests/fixtures/zoho/spec/listCadencesRecordsCount/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        let per_item = spec("response-400-invaliddataresponse1.json");
+        assert!(is_per_item_answer(400, &per_item));
+        assert!(!is_per_item_answer(500, &per_item));
+        assert!(!is_per_item_answer(
+            400,
+            br#"{"code":"LIMIT_EXCEEDED","details":{"param_name":"ids","limit":100},"message":"m","status":"error"}"#
+        ));
+        assert!(!is_per_item_answer(
+            400,
+            br#"{"cadences_records_count":[]}"#
+        ));
+        assert!(!is_per_item_answer(400, b"<html>"));
+        let entries = decode_records_count(&per_item).unwrap();
+        assert_eq!(
+            entries,
+            ["111112000000092001", "111112000000092000"].map(|id| RecordsCountEntry::Error {
+                id: Some(id.to_owned()),
+                code: "INVALID_DATA".to_owned()
+            })
+        );
+        assert!(!is_per_item_answer(
+            403,
+            &spec("response-403-nopermissionresponse1.json")
+        ));
     }
 
     #[test]

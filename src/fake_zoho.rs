@@ -19,7 +19,7 @@
 //! `INVALID_DATA` with the id, as `records_count` does.
 
 use axum::body::Body;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -108,6 +108,8 @@ struct Data {
     executed: HashMap<String, BTreeMap<String, u64>>,
     /// The ids of every `records_count` request, in order.
     records_count_requests: Vec<Vec<String>>,
+    /// The `ids` parameter of every `records_count` request as sent (not decoded), in order.
+    records_count_raw: Vec<String>,
     analytics_requests: Vec<AnalyticsRequest>,
     /// Share of requests (0 to 1) that get a random fault when none is queued (soak tests).
     fault_rate: f64,
@@ -165,6 +167,7 @@ impl FakeZoho {
                 enrollment_wave: None,
                 executed: HashMap::new(),
                 records_count_requests: Vec::new(),
+                records_count_raw: Vec::new(),
                 analytics_requests: Vec::new(),
                 fault_rate: 0.0,
                 page_size: None,
@@ -290,6 +293,11 @@ impl FakeZoho {
     /// The `ids` of every `records_count` request, in order, split at the commas.
     pub fn records_count_requests(&self) -> Vec<Vec<String>> {
         self.with(|d| d.records_count_requests.clone())
+    }
+
+    /// The `ids` parameter of every `records_count` request as it was sent, in order.
+    pub fn records_count_raw_ids(&self) -> Vec<String> {
+        self.with(|d| d.records_count_raw.clone())
     }
 
     /// Every `analytics` request, in order.
@@ -535,33 +543,34 @@ fn current_slice(data: &Data, start: usize, end: usize) -> Vec<Value> {
     cadences
 }
 
-#[derive(Deserialize)]
-struct RecordsCountQuery {
-    ids: Option<String>,
-}
-
 async fn records_count(
     State(shared): State<Shared>,
     Path(version): Path<String>,
     headers: HeaderMap,
-    Query(query): Query<RecordsCountQuery>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let fault = take_fault(&shared, Route::RecordsCount);
-    let ids: Vec<String> = query
-        .ids
+    // The specification documents `ids` as "a comma-separated list": the fake splits the value
+    // as sent at literal commas and decodes each id, so ids joined by an encoded `%2C` arrive as
+    // one unknown id. What Zoho does with `%2C` is not documented.
+    let raw = query
         .as_deref()
         .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("ids="))
+        .unwrap_or_default()
+        .to_owned();
+    let ids: Vec<String> = raw
         .split(',')
-        .map(str::trim)
+        .map(percent_decode)
+        .map(|id| id.trim().to_owned())
         .filter(|id| !id.is_empty())
-        .map(str::to_owned)
         .collect();
-    shared
-        .data
-        .lock()
-        .expect("fake lock")
-        .records_count_requests
-        .record(ids.clone());
+    {
+        let mut data = shared.data.lock().expect("fake lock");
+        data.records_count_requests.record(ids.clone());
+        data.records_count_raw.record(raw.clone());
+    }
     if let Some(response) = check_token(&shared, &headers) {
         return response;
     }
@@ -581,6 +590,8 @@ async fn records_count(
             }
         }
     }
+    // The specification states the limits (100 ids, 2,000 characters) but not the answers to a
+    // request without ids or beyond them: these errors are the fake's, in Zoho's error shape.
     if ids.is_empty() {
         return zoho_error_with(
             400,
@@ -597,7 +608,7 @@ async fn records_count(
             json!({ "param_name": "ids", "limit": 100 }),
         );
     }
-    if query.ids.as_deref().unwrap_or_default().len() > 2_000 {
+    if raw.len() > 2_000 {
         return zoho_error_with(
             400,
             "INVALID_DATA",
@@ -801,6 +812,34 @@ fn analytics_cadence(cadence: &Value, executed: &BTreeMap<String, u64>) -> Value
         "id": cadence["id"],
         "created_by": cadence["created_by"],
     })
+}
+
+/// Decodes `%XX` escapes (and `+` as a space) of a query value; a bad escape stays as it is.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                at += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                at += 1;
+            }
+            (byte, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn invalid_url() -> Response {

@@ -229,11 +229,13 @@ async fn answers_for_deleted_cadences_are_dropped() {
     );
     assert_eq!(
         value(&text, &api_error("records_count", "INVALID_DATA")),
-        Some(1.0)
+        Some(2.0),
+        "the refused id of each answer, under Zoho's code"
     );
     assert_eq!(
         value(&text, &api_error("records_count", "http_400")),
-        Some(1.0)
+        None,
+        "the 400 answer listing per-item errors is an answer, not a failed request"
     );
     assert_eq!(value(&text, &cadence_series(ENROLLED, &first)), None);
     assert_eq!(value(&text, &cadence_series(ENROLLED, &last)), None);
@@ -254,23 +256,15 @@ async fn answers_for_deleted_cadences_are_dropped() {
 }
 
 #[tokio::test]
-async fn a_pass_with_every_id_refused_keeps_the_last_result() {
+async fn a_pass_with_every_id_refused_leaves_them_out_and_failures_keep_the_last_result() {
     let cadences = generated_cadences(3);
     let (fake, config, state, collector) = setup(cadences.clone(), "").await;
     fake.set_enrolled(&id(&cadences[0]), 42);
     let enrollment = enrollment_for(&collector, &config);
     collect_and_count(&collector, &enrollment).await;
-    fake.set_cadences(Vec::new());
     let snapshot = state.snapshot("org0").unwrap();
-    enrollment.collect_once(&snapshot).await.unwrap_err();
-    let text = scrape(&state);
-    assert_eq!(
-        value(&text, &cadence_series(ENROLLED, &cadences[0])),
-        Some(42.0)
-    );
-    assert_eq!(count_series(&text, ENROLLED), 3);
 
-    // Other failures keep it too: a request-level error, and an answer that does not decode.
+    // Request-level errors and an answer that does not decode keep the last result.
     for fault in [
         Fault::Status {
             status: 403,
@@ -279,7 +273,6 @@ async fn a_pass_with_every_id_refused_keeps_the_last_result() {
         },
         Fault::Malformed,
     ] {
-        fake.set_cadences(cadences.clone());
         fake.push_fault(Route::RecordsCount, fault);
         enrollment.collect_once(&snapshot).await.unwrap_err();
         assert_eq!(
@@ -295,6 +288,21 @@ async fn a_pass_with_every_id_refused_keeps_the_last_result() {
     assert_eq!(
         value(&text, &api_error("records_count", "decode")),
         Some(1.0)
+    );
+    assert_eq!(count_series(&text, ENROLLED), 3);
+
+    // Every id unknown to Zoho (all deleted since the collection): the 400 answer lists an
+    // error per id; a normal answer, so the pass succeeds and leaves them all out.
+    fake.set_cadences(Vec::new());
+    enrollment
+        .collect_once(&snapshot)
+        .await
+        .expect("the per-item 400 answer is an answer");
+    let text = scrape(&state);
+    assert_eq!(count_series(&text, ENROLLED), 0);
+    assert_eq!(
+        value(&text, &api_error("records_count", "INVALID_DATA")),
+        Some(3.0)
     );
     assert_eq!(
         value(&text, UP),
@@ -600,4 +608,136 @@ async fn the_status_page_total_covers_the_cadences_of_the_current_snapshot() {
     fake.set_cadences(cadences[..2].to_vec());
     collector.collect_once().await.unwrap();
     assert_eq!(enrolled_records(), Some(10 + 20));
+}
+
+// ---------------------------------------------------------------------------------------------
+// records_count as Zoho's specification has it
+
+/// The cadences the specification's records_count examples name, in the fake's shape.
+fn records_count_example_cadences() -> Vec<serde_json::Value> {
+    [
+        ("111112000000092007", "cadence"),
+        ("111112000000092270", "darft cadence"),
+        ("111112000000094004", "publish cadence"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (id, name))| {
+        let mut c = cadence(n as u64, name, "Leads", true);
+        c["id"] = serde_json::json!(id);
+        c
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn the_records_count_examples_are_exported_as_they_state() {
+    let cadences = records_count_example_cadences();
+    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    let enrollment = enrollment_for(&collector, &config);
+    collector.collect_once().await.unwrap();
+    let snapshot = state.snapshot("org0").unwrap();
+    let pass = |file: &str, status: u16| {
+        fake.push_fault(
+            Route::RecordsCount,
+            Fault::Answer {
+                status,
+                body: spec(&format!("listCadencesRecordsCount/{file}")),
+            },
+        );
+        enrollment.collect_once(&snapshot)
+    };
+    let enrolled = |text: &str, n: usize| value(text, &cadence_series(ENROLLED, &cadences[n]));
+
+    pass("response-200-success200.json", 200).await.unwrap();
+    let text = scrape(&state);
+    assert_eq!(
+        [0, 1, 2].map(|n| enrolled(&text, n)),
+        [Some(5.0), Some(0.0), Some(1.0)]
+    );
+    assert_eq!(value(&text, &module_sum("Leads")), Some(6.0));
+
+    pass("response-207-success207.json", 207).await.unwrap();
+    let text = scrape(&state);
+    assert_eq!(
+        [0, 1, 2].map(|n| enrolled(&text, n)),
+        [Some(5.0), None, None],
+        "only what the answer states"
+    );
+    assert_eq!(
+        value(&text, &api_error("records_count", "INVALID_DATA")),
+        Some(1.0)
+    );
+
+    pass("response-400-invaliddataresponse1.json", 400)
+        .await
+        .expect("every item an error is still an answer");
+    let text = scrape(&state);
+    assert_eq!(count_series(&text, ENROLLED), 0);
+    assert_eq!(
+        value(&text, &api_error("records_count", "INVALID_DATA")),
+        Some(3.0),
+        "each item under Zoho's code"
+    );
+    assert_eq!(value(&text, &api_error("records_count", "http_400")), None);
+
+    fake.set_enrolled(&id(&cadences[0]), 9);
+    enrollment.collect_once(&snapshot).await.unwrap();
+    pass("response-403-nopermissionresponse1.json", 403)
+        .await
+        .unwrap_err();
+    let text = scrape(&state);
+    assert_eq!(
+        value(&text, &api_error("records_count", "NO_PERMISSION")),
+        Some(1.0)
+    );
+    assert_eq!(enrolled(&text, 0), Some(9.0), "the last result stays");
+    assert_eq!(
+        value(&text, &api_requests("records_count", "403")),
+        Some(1.0),
+        "a configuration problem is not retried"
+    );
+}
+
+#[tokio::test]
+async fn ids_are_joined_by_commas_in_batches_within_2000_characters() {
+    // 150-character ids: 13 of them and their commas make 1,962 characters, 14 too many. One id
+    // holds a comma, which must not split it; encoded it takes 8 characters, and fits.
+    let mut cadences: Vec<serde_json::Value> = (0..40)
+        .map(|n| {
+            let mut c = cadence(n, &format!("Long {n}"), "Leads", true);
+            c["id"] = serde_json::json!(format!("{n:0>150}"));
+            c
+        })
+        .collect();
+    cadences[39]["id"] = serde_json::json!("odd,id");
+    let (fake, config, state, collector) = setup(cadences.clone(), "").await;
+    for (n, c) in cadences.iter().enumerate() {
+        fake.set_enrolled(&id(c), n as u64 + 1);
+    }
+    collect_and_count(&collector, &enrollment_for(&collector, &config)).await;
+
+    let raw = fake.records_count_raw_ids();
+    let requests = fake.records_count_requests();
+    assert_eq!(raw.len(), 3, "{} calls", raw.len());
+    for (value, ids) in raw.iter().zip(&requests) {
+        assert!(value.len() <= 2_000, "{} characters", value.len());
+        assert!(ids.len() <= 100);
+        assert!(
+            !value.contains("%2C") || value.contains("odd%2Cid"),
+            "{value}"
+        );
+        assert_eq!(value.matches(',').count(), ids.len() - 1, "{value}");
+    }
+    assert_eq!(
+        requests.iter().map(Vec::len).collect::<Vec<_>>(),
+        [13, 13, 14]
+    );
+    assert!(raw[2].ends_with(",odd%2Cid"), "{}", raw[2]);
+    let text = scrape(&state);
+    assert_eq!(count_series(&text, ENROLLED), 40, "every id counted");
+    assert_eq!(
+        value(&text, &cadence_series(ENROLLED, &cadences[39])),
+        Some(40.0)
+    );
 }

@@ -8,15 +8,6 @@ use common::*;
 use serde_json::{json, Value};
 use zoho_cadences_exporter::fake_zoho::{Fault, Route};
 
-/// One of Zoho's example answers, as saved in `tests/fixtures/zoho/spec/`.
-fn spec(path: &str) -> Value {
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/zoho/spec")
-        .join(path);
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-}
-
 /// The cadence of the specification's list example ("Onboard Leads", id 2001).
 fn spec_cadence() -> Value {
     spec("getCadences/response-200-successfullist.json")["cadences"][0].clone()

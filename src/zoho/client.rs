@@ -188,6 +188,16 @@ pub struct Answer {
     pub body: Bytes,
 }
 
+/// Whether a non-2xx answer (status, body) is an answer all the same: Zoho's specification
+/// answers some requests with HTTP 400 and a list of per-item errors, which the caller reads
+/// and counts item by item.
+pub type AnswerRule = fn(u16, &[u8]) -> bool;
+
+/// Only 2xx answers are answers.
+fn only_success(_: u16, _: &[u8]) -> bool {
+    false
+}
+
 /// The client of one org. Shared by that org's collection tasks.
 pub struct ZohoClient {
     http: reqwest::Client,
@@ -375,17 +385,37 @@ impl ZohoClient {
         query: &[(&str, String)],
         deadline: Instant,
     ) -> Result<Answer, ZohoError> {
+        self.get_answer(endpoint, path, query, deadline, only_success)
+            .await
+    }
+
+    /// [`ZohoClient::get`], also returning the non-2xx answers `is_answer` accepts, uncounted as
+    /// errors. `path` may carry a query of its own, sent as it is written (`query` is encoded).
+    pub async fn get_answer(
+        &self,
+        endpoint: Endpoint,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+        is_answer: AnswerRule,
+    ) -> Result<Answer, ZohoError> {
         let mut refreshed = false;
         loop {
             let token = self.access_token(deadline).await?;
             let url = format!("{}{}", token.api_domain, path);
             let result = self
-                .send_with_retries(endpoint, self.limits.max_attempts, deadline, || {
-                    self.http.get(&url).query(query).header(
-                        AUTHORIZATION,
-                        format!("Zoho-oauthtoken {}", token.value.expose()),
-                    )
-                })
+                .send_with_retries(
+                    endpoint,
+                    self.limits.max_attempts,
+                    deadline,
+                    is_answer,
+                    || {
+                        self.http.get(&url).query(query).header(
+                            AUTHORIZATION,
+                            format!("Zoho-oauthtoken {}", token.value.expose()),
+                        )
+                    },
+                )
                 .await;
             match result {
                 Err(err) if err.is_token_rejected() && !refreshed => {
@@ -481,7 +511,7 @@ impl ZohoClient {
         let answer = self
             // One attempt only: every token request counts against Zoho's ten per ten minutes,
             // so a failed one waits for the next collection rather than being retried here.
-            .send_with_retries(Endpoint::Token, 1, deadline, || {
+            .send_with_retries(Endpoint::Token, 1, deadline, only_success, || {
                 self.http.post(&url).form(&[
                     ("grant_type", "refresh_token"),
                     ("client_id", self.org.client_id.as_str()),
@@ -550,12 +580,13 @@ impl ZohoClient {
         endpoint: Endpoint,
         max_attempts: u32,
         deadline: Instant,
+        is_answer: AnswerRule,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Answer, ZohoError> {
         let mut attempt = 1;
         loop {
             self.wait_for_retry_after(deadline).await?;
-            let err = match self.attempt(endpoint, build(), deadline).await {
+            let err = match self.attempt(endpoint, build(), deadline, is_answer).await {
                 Ok(answer) => return Ok(answer),
                 Err(err) => err,
             };
@@ -588,12 +619,14 @@ impl ZohoClient {
         Ok(())
     }
 
-    /// One HTTP attempt, counted and timed. Non-2xx answers become [`ZohoError::Api`].
+    /// One HTTP attempt, counted and timed. Non-2xx answers become [`ZohoError::Api`], unless
+    /// `is_answer` accepts them.
     async fn attempt(
         &self,
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
         deadline: Instant,
+        is_answer: AnswerRule,
     ) -> Result<Answer, ZohoError> {
         let started = Instant::now();
         let timeout = self
@@ -602,7 +635,8 @@ impl ZohoClient {
         if timeout.is_zero() {
             return Err(ZohoError::Deadline);
         }
-        let result = tokio::time::timeout(timeout, self.exchange(endpoint, request)).await;
+        let result =
+            tokio::time::timeout(timeout, self.exchange(endpoint, request, is_answer)).await;
         let elapsed = started.elapsed().as_secs_f64();
         let result = match result {
             Ok(result) => result,
@@ -632,6 +666,7 @@ impl ZohoClient {
         &self,
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
+        is_answer: AnswerRule,
     ) -> Result<Answer, (Option<u16>, ZohoError)> {
         let name = endpoint.as_str();
         let mut response = request
@@ -678,7 +713,7 @@ impl ZohoClient {
             }
         }
         let body = body.freeze();
-        if (200..300).contains(&status) {
+        if (200..300).contains(&status) || is_answer(status, &body) {
             return Ok(Answer { status, body });
         }
         let parsed: ErrorAnswer = serde_json::from_slice(&body).unwrap_or_default();
