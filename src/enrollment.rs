@@ -21,7 +21,10 @@
 //!   cadence deleted since the pass loses its series with the next snapshot, not the next pass.
 //! - `analytics` costs one call per active cadence, so it is off by default, has its own slower
 //!   interval, and makes its calls one at a time to leave Zoho's concurrency limit to the main
-//!   collection. A cadence that Zoho no longer knows (400 `INVALID_DATA`, 404) is left out.
+//!   collection. A cadence that Zoho no longer knows is left out: the specification answers 400
+//!   `INVALID_DATA` with `details.resource_path_index` (the position of the id in the path) for
+//!   it, counted by its code; a 404 is read the same way. A 400 about a parameter
+//!   (`details.param_name`, another code) is about the request and fails the pass.
 //! - An analytics pass in which every call was refused fails, so a request Zoho cannot
 //!   understand keeps the last result rather than emptying it.
 //! - Only API v8 has these endpoints: [`supported`] says whether an org may use them.
@@ -293,16 +296,45 @@ fn item_error_label(endpoint: Endpoint, status: u16, code: &str) -> String {
     .metric_label()
 }
 
-/// How Zoho refuses an analytics call for a cadence it does not know: 404, or 400
-/// `INVALID_DATA` (or without a code). Other 400s are about the request and fail the pass.
-fn cadence_gone(err: &ZohoError) -> bool {
-    match err {
-        ZohoError::Api { status: 404, .. } => true,
-        ZohoError::Api {
-            status: 400, code, ..
-        } => code.as_deref().is_none_or(|c| c == "INVALID_DATA"),
-        _ => false,
+/// The code of the analytics answer for a cadence Zoho does not know.
+const UNKNOWN_CADENCE_CODE: &str = "INVALID_DATA";
+
+/// The analytics answer for a cadence Zoho does not know: 400 `INVALID_DATA` about the id in the
+/// path (`details.resource_path_index`, the specification's `InvalidCadenceId` example; or
+/// `details.id`, as records_count names an unknown id). An answer to read, not a failed request:
+/// the cadence is left out. A 400 `INVALID_DATA` naming a parameter is not one.
+fn is_unknown_cadence_answer(status: u16, body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Shape {
+        code: Option<String>,
+        details: Option<Details>,
     }
+    #[derive(Deserialize)]
+    struct Details {
+        resource_path_index: Option<serde::de::IgnoredAny>,
+        id: Option<serde::de::IgnoredAny>,
+    }
+    status == 400
+        && serde_json::from_slice::<Shape>(body).is_ok_and(|shape| {
+            shape.code.as_deref() == Some(UNKNOWN_CADENCE_CODE)
+                && shape
+                    .details
+                    .is_some_and(|d| d.resource_path_index.is_some() || d.id.is_some())
+        })
+}
+
+/// Other refusals of an analytics call read as "no such cadence": 404, and a 400 without a
+/// code (the specification documents neither; both say nothing about the request itself).
+fn cadence_gone(err: &ZohoError) -> bool {
+    matches!(
+        err,
+        ZohoError::Api { status: 404, .. }
+            | ZohoError::Api {
+                status: 400,
+                code: None,
+                ..
+            }
+    )
 }
 
 fn is_empty_answer(status: u16, body: &[u8]) -> bool {
@@ -500,9 +532,27 @@ pub async fn fetch_follow_ups_executed(
             cadence.id
         );
         let answer = match client
-            .get(Endpoint::Analytics, &path, &query, deadline)
+            .get_answer(
+                Endpoint::Analytics,
+                &path,
+                &query,
+                deadline,
+                is_unknown_cadence_answer,
+            )
             .await
         {
+            Ok(answer) if is_unknown_cadence_answer(answer.status, &answer.body) => {
+                let err = ZohoError::Api {
+                    endpoint: Endpoint::Analytics.as_str(),
+                    status: answer.status,
+                    code: Some(UNKNOWN_CADENCE_CODE.to_owned()),
+                    message: "the cadence id is unknown to Zoho".to_owned(),
+                };
+                telemetry.count_error(Endpoint::Analytics, &err.metric_label());
+                tracing::debug!(org = %org, id = %cadence.id, "analytics: Zoho does not know the cadence (deleted since the last collection?); it is left out");
+                refused = Some(err);
+                continue;
+            }
             Ok(answer) => answer,
             Err(err) if cadence_gone(&err) => {
                 tracing::debug!(org = %org, id = %cadence.id, error = %err, "analytics refused a cadence (deleted since the last collection?); it is left out");
@@ -848,6 +898,65 @@ mod tests {
                 .map(|(c, n)| (c.to_owned(), n))
                 .into();
         assert_eq!(executed, expected);
+    }
+
+    /// One of Zoho's example answers of `getCadenceAnalytics` (tests/fixtures/zoho/spec/).
+    fn analytics_example(file: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/zoho/spec/getCadenceAnalytics/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_analytics_example_decodes_as_it_states() {
+        let body = analytics_example("response-200-success200.json");
+        let executed = decode_analytics(&body, "111112000000094004").unwrap();
+        // tasks_count 1, calls_count 1, email_count 0, whatsapp_count 0.
+        let expected: BTreeMap<String, u64> =
+            [("call", 1), ("email", 0), ("task", 1), ("whatsapp", 0)]
+                .map(|(c, n)| (c.to_owned(), n))
+                .into();
+        assert_eq!(executed, expected);
+    }
+
+    #[test]
+    fn only_the_unknown_cadence_400_is_an_answer() {
+        let dir = format!(
+            "{}/tests/fixtures/zoho/spec/getCadenceAnalytics",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut examples: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with("response-4"))
+            .collect();
+        examples.sort();
+        assert_eq!(examples.len(), 13, "{examples:?}");
+        for file in examples {
+            let status = file[9..12].parse().unwrap();
+            let body = analytics_example(&file);
+            assert_eq!(
+                is_unknown_cadence_answer(status, &body),
+                file == "response-400-invalidcadenceid.json",
+                "{file}"
+            );
+        }
+        assert!(is_unknown_cadence_answer(
+            400,
+            br#"{"code":"INVALID_DATA","details":{"id":"7"},"message":"m","status":"error"}"#
+        ));
+        let gone = |status, code: Option<&str>| ZohoError::Api {
+            endpoint: "analytics",
+            status,
+            code: code.map(str::to_owned),
+            message: String::new(),
+        };
+        assert!(cadence_gone(&gone(404, Some("INVALID_URL_PATTERN"))));
+        assert!(cadence_gone(&gone(400, None)));
+        assert!(!cadence_gone(&gone(400, Some("INVALID_DATA"))));
+        assert!(!cadence_gone(&gone(403, Some("NO_PERMISSION"))));
     }
 
     #[test]

@@ -14,9 +14,8 @@
 //! when it knows every id, 207 with per-item `INVALID_DATA` errors when it knows some, and 400
 //! with the same per-item list when it knows none; `analytics` wants `follow_ups_executed_from`
 //! and `_till` together (400 `DEPENDENT_PARAM_MISSING` otherwise) as ISO 8601 date-times, and
-//! answers its documented shape. Both answer v7 paths with 404 `INVALID_URL_PATTERN`. What Zoho
-//! answers for analytics of an unknown cadence is not documented; the fake says 400
-//! `INVALID_DATA` with the id, as `records_count` does.
+//! answers its documented shape, and for an unknown cadence id the documented 400 `INVALID_DATA`
+//! with `details.resource_path_index`. Both answer v7 paths with 404 `INVALID_URL_PATTERN`.
 
 use axum::body::Body;
 use axum::extract::{Form, Path, Query, RawQuery, State};
@@ -736,11 +735,13 @@ async fn analytics(
         .into_iter()
         .find(|c| c["id"] == id.as_str())
     else {
+        // The specification's InvalidCadenceId example: the id is the fourth segment of
+        // /settings/automation/cadences/{id}/actions/analytics.
         return zoho_error_with(
             400,
             "INVALID_DATA",
-            "The id given seems to be invalid.",
-            json!({ "id": id }),
+            "the given id seems to be invalid",
+            json!({ "resource_path_index": 3 }),
         );
     };
     let executed = data.executed.get(&id).cloned().unwrap_or_default();

@@ -741,3 +741,135 @@ async fn ids_are_joined_by_commas_in_batches_within_2000_characters() {
         Some(40.0)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// analytics as Zoho's specification has it
+
+#[tokio::test]
+async fn the_analytics_examples_are_exported_as_they_state() {
+    // The example's cadence ("publish cadence"), and a second one the examples do not know.
+    let mut published = cadence(1, "publish cadence", "Leads", true);
+    published["id"] = serde_json::json!("111112000000094004");
+    let other = cadence(2, "Other", "Leads", true);
+    let cadences = vec![published.clone(), other.clone()];
+    let (fake, config, state, collector) = setup(
+        cadences,
+        "analytics: {enabled: true, interval: 1h, window: 1d}",
+    )
+    .await;
+    fake.set_executed(&id(&other), "email", 6);
+    collector.collect_once().await.unwrap();
+    let snapshot = state.snapshot("org0").unwrap();
+    let analytics = analytics_for(&collector, &config);
+    let executed = |text: &str, c: &serde_json::Value, channel: &str| {
+        value(
+            text,
+            &format!(
+                r#"{EXECUTED}{{org="org0",id="{}",name="{}",module="Leads",channel="{channel}"}}"#,
+                id(c),
+                c["name"].as_str().unwrap()
+            ),
+        )
+    };
+    // Cadences are asked about in snapshot order: "Other" sorts before "publish cadence".
+    let answer = |file: &str, status: u16| Fault::Answer {
+        status,
+        body: spec(&format!("getCadenceAnalytics/{file}")),
+    };
+    let ok = || Fault::Delay(Duration::ZERO);
+
+    fake.push_fault(Route::Analytics, ok());
+    fake.push_fault(
+        Route::Analytics,
+        answer("response-200-success200.json", 200),
+    );
+    analytics.collect_once(&snapshot).await.unwrap();
+    let text = scrape(&state);
+    for (channel, n) in [
+        ("task", 1.0),
+        ("call", 1.0),
+        ("email", 0.0),
+        ("whatsapp", 0.0),
+    ] {
+        assert_eq!(executed(&text, &published, channel), Some(n), "{channel}");
+    }
+    assert_eq!(executed(&text, &other, "email"), Some(6.0));
+
+    // Zoho no longer knows the example's cadence: left out, counted by its code, the pass goes on.
+    fake.push_fault(Route::Analytics, ok());
+    fake.push_fault(
+        Route::Analytics,
+        answer("response-400-invalidcadenceid.json", 400),
+    );
+    analytics.collect_once(&snapshot).await.unwrap();
+    let text = scrape(&state);
+    assert_eq!(executed(&text, &published, "task"), None);
+    assert_eq!(executed(&text, &other, "email"), Some(6.0));
+    assert_eq!(
+        value(&text, &api_error("analytics", "INVALID_DATA")),
+        Some(1.0)
+    );
+
+    // Every other example is about the request: the pass fails, counted by code, and the last
+    // result stays.
+    let mut failures: BTreeMap<String, f64> = BTreeMap::new();
+    for (file, code) in [
+        ("response-400-invaliddataresponse1.json", "INVALID_DATA"),
+        ("response-400-invaliddatatype.json", "INVALID_DATA"),
+        (
+            "response-400-mandatorynotfoundresponse1.json",
+            "DEPENDENT_PARAM_MISSING",
+        ),
+        (
+            "response-400-mandatorynotfoundresponse2.json",
+            "DEPENDENT_PARAM_MISSING",
+        ),
+        (
+            "response-400-filtersmandatorynotfound.json",
+            "MANDATORY_NOT_FOUND",
+        ),
+        (
+            "response-400-filterscomparatormissing.json",
+            "DEPENDENT_FIELD_MISSING",
+        ),
+        (
+            "response-400-filtersvaluemissing.json",
+            "DEPENDENT_FIELD_MISSING",
+        ),
+        (
+            "response-400-filtersfieldmissing.json",
+            "EXPECTED_FIELD_MISSING",
+        ),
+        (
+            "response-400-filtersapinameinvaliddatatype.json",
+            "INVALID_DATA",
+        ),
+        (
+            "response-400-filtersvaluenotsupported.json",
+            "DEPENDENT_MISMATCH",
+        ),
+        (
+            "response-400-comparatornotsupported.json",
+            "DEPENDENT_MISMATCH",
+        ),
+        ("response-403-nopermissionresponse1.json", "NO_PERMISSION"),
+    ] {
+        let status = file[9..12].parse().unwrap();
+        fake.push_fault(Route::Analytics, answer(file, status));
+        analytics.collect_once(&snapshot).await.unwrap_err();
+        *failures.entry(code.to_owned()).or_default() += 1.0;
+        let text = scrape(&state);
+        assert_eq!(executed(&text, &other, "email"), Some(6.0), "{file}");
+    }
+    let text = scrape(&state);
+    failures
+        .entry("INVALID_DATA".to_owned())
+        .and_modify(|n| *n += 1.0);
+    for (code, n) in failures {
+        assert_eq!(
+            value(&text, &api_error("analytics", &code)),
+            Some(n),
+            "{code}"
+        );
+    }
+}
