@@ -603,7 +603,7 @@ def overview() -> tuple[dict, Board]:
         "limits); raise the timeout or the interval."),
         [target(sel("zoho_crm_collection_duration_seconds"), "{{org}}")], unit="s"), 8, 8)
     b.add(timeseries("Collections and failures", describe(
-        "Collections started and failed per org (increase of zoho_crm_collections_total and "
+        "Collections ended (successful or not) and failed per org (increase of zoho_crm_collections_total and "
         "zoho_crm_collection_failures_total).",
         "Failures above 0: see “API errors by code” and the exporter's log; ZohoCadenceCollectionFailing "
         "pages when they persist."),

@@ -91,24 +91,24 @@ impl OrgCollector {
     }
 
     /// Collects once; on success the new snapshot is published, on failure the old one stays.
+    ///
+    /// The collection is counted when it ends, its outcome in one step
+    /// ([`OrgTelemetry::collection_ended`]), and only after the state has it: a scrape that sees
+    /// the count sees the org attempted for `/-/ready`, and after a success the new snapshot's
+    /// cadence metrics.
     pub async fn collect_once(&self) -> Result<(), ZohoError> {
         let started = Instant::now();
         let deadline = started + self.deadline;
-        self.telemetry.collections.inc();
         let result =
             match tokio::time::timeout_at(deadline, self.client.fetch_cadences(deadline)).await {
                 Ok(result) => result,
                 Err(_) => Err(ZohoError::Deadline),
             };
-        self.telemetry
-            .collection_duration
-            .set(started.elapsed().as_secs_f64());
+        let duration = started.elapsed().as_secs_f64();
         match result {
             Ok(cadences) => {
                 let snapshot = Arc::new(OrgSnapshot::build(cadences, SystemTime::now()));
                 self.note_changes(&snapshot);
-                self.telemetry.up.set(1);
-                self.telemetry.set_last_success(crate::unix_now());
                 self.failures.succeeded(self.org(), "collection");
                 tracing::debug!(
                     org = self.org(),
@@ -116,14 +116,14 @@ impl OrgCollector {
                     "collection complete"
                 );
                 self.state.publish_success(self.org(), snapshot).await;
+                self.telemetry.collection_ended(true, duration);
                 Ok(())
             }
             Err(err) => {
-                self.telemetry.up.set(0);
-                self.telemetry.collection_failures.inc();
                 self.failures
                     .failed(self.org(), "collection", "snapshot", &err);
                 self.state.publish_failure(self.org(), err.to_string());
+                self.telemetry.collection_ended(false, duration);
                 Err(err)
             }
         }

@@ -8,13 +8,12 @@
 //! time rather than stored in families.
 
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// How many distinct values one org's `error`, `status_code` or `module` label may take before
@@ -58,21 +57,31 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0,
 ];
 
-type F64Gauge = Gauge<f64, AtomicU64>;
-
 /// One org's live metrics. Cheap to share: the collector and the encoder hold the same `Arc`.
 #[derive(Debug)]
 pub struct OrgTelemetry {
-    pub up: Gauge,
-    pub collections: Counter,
-    pub collection_failures: Counter,
-    pub collection_duration: F64Gauge,
-    last_success: Mutex<Option<f64>>,
+    collection: Mutex<CollectionStats>,
     token_expiry: Mutex<Option<f64>>,
     labelled: Mutex<LabelledCounters>,
     /// Created on first use, so an endpoint never called shows no histogram.
     durations: [OnceLock<Histogram>; 4],
     rate_limits: Mutex<BTreeMap<&'static str, RateLimit>>,
+}
+
+/// What the org's collections came to: `zoho_crm_up`, `zoho_crm_collections_total`,
+/// `zoho_crm_collection_failures_total`, the last duration and success. Changed in one step when
+/// a collection ends and read in one step by a scrape, so a scrape sees them agree: collections
+/// minus failures is the number of successes, and `up`, duration and last success are those of
+/// the last collection counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct CollectionStats {
+    pub up: bool,
+    pub collections: u64,
+    pub failures: u64,
+    /// Seconds the last collection took.
+    pub duration: f64,
+    /// When the last successful collection ended, as Unix time.
+    pub last_success: Option<f64>,
 }
 
 #[derive(Debug, Default)]
@@ -104,11 +113,7 @@ fn bump<K: Ord + Clone>(map: &mut BTreeMap<K, u64>, key: K, overflow: impl FnOnc
 impl Default for OrgTelemetry {
     fn default() -> Self {
         Self {
-            up: Gauge::default(),
-            collections: Counter::default(),
-            collection_failures: Counter::default(),
-            collection_duration: F64Gauge::default(),
-            last_success: Mutex::new(None),
+            collection: Mutex::new(CollectionStats::default()),
             token_expiry: Mutex::new(None),
             labelled: Mutex::new(LabelledCounters::default()),
             durations: std::array::from_fn(|_| OnceLock::new()),
@@ -164,12 +169,26 @@ impl OrgTelemetry {
         });
     }
 
-    pub fn set_last_success(&self, unix_seconds: f64) {
-        *self.last_success.lock().expect("telemetry lock") = Some(unix_seconds);
+    /// Counts a collection that ended, after `seconds`, with its outcome: all of
+    /// [`CollectionStats`] at once.
+    pub fn collection_ended(&self, succeeded: bool, seconds: f64) {
+        let mut stats = self.collection.lock().expect("telemetry lock");
+        stats.up = succeeded;
+        stats.collections += 1;
+        stats.duration = seconds;
+        if succeeded {
+            stats.last_success = Some(crate::unix_now());
+        } else {
+            stats.failures += 1;
+        }
+    }
+
+    pub fn collection_stats(&self) -> CollectionStats {
+        *self.collection.lock().expect("telemetry lock")
     }
 
     pub fn last_success(&self) -> Option<f64> {
-        *self.last_success.lock().expect("telemetry lock")
+        self.collection_stats().last_success
     }
 
     pub fn set_token_expiry(&self, unix_seconds: Option<f64>) {
@@ -300,55 +319,66 @@ impl prometheus_client::collector::Collector for Telemetry {
         fn org(name: &str) -> OrgLabel<'_> {
             [("org", name)]
         }
-        let per_org_gauge = |value: fn(&OrgTelemetry) -> Option<f64>| {
-            orgs.iter()
-                .filter_map(move |(name, t)| value(t).map(|v| (org(name), ConstGauge::new(v))))
-        };
+        // Each org's collection outcome read once, so that its series agree with each other.
+        let collections: Vec<(&String, CollectionStats)> = orgs
+            .iter()
+            .map(|(name, t)| (name, t.collection_stats()))
+            .collect();
 
         encode_rows(
             &mut encoder,
             "zoho_crm_up",
             "1 when the org's last collection completed, 0 when it failed (values of the other zoho_crm metrics then come from the last complete collection).",
             None,
-            orgs.iter().map(|(name, t)| (org(name), ConstGauge::new(t.up.get()))),
+            collections
+                .iter()
+                .map(|(name, c)| (org(name), ConstGauge::new(i64::from(c.up)))),
         )?;
         encode_rows(
             &mut encoder,
             "zoho_crm_collections",
-            "Collections attempted for the org.",
+            "Collections of the org that ended, successful or not.",
             None,
-            orgs.iter()
-                .map(|(name, t)| (org(name), ConstCounter::new(t.collections.get()))),
+            collections
+                .iter()
+                .map(|(name, c)| (org(name), ConstCounter::new(c.collections))),
         )?;
         encode_rows(
             &mut encoder,
             "zoho_crm_collection_failures",
             "Collections of the org that failed; the last complete snapshot was kept.",
             None,
-            orgs.iter()
-                .map(|(name, t)| (org(name), ConstCounter::new(t.collection_failures.get()))),
+            collections
+                .iter()
+                .map(|(name, c)| (org(name), ConstCounter::new(c.failures))),
         )?;
         encode_rows(
             &mut encoder,
             "zoho_crm_collection_duration",
             "How long the org's last collection took.",
             Some(&Unit::Seconds),
-            orgs.iter()
-                .map(|(name, t)| (org(name), ConstGauge::new(t.collection_duration.get()))),
+            collections
+                .iter()
+                .map(|(name, c)| (org(name), ConstGauge::new(c.duration))),
         )?;
         encode_rows(
             &mut encoder,
             "zoho_crm_last_success_timestamp",
             "When the org's last successful collection finished, as Unix time.",
             Some(&Unit::Seconds),
-            per_org_gauge(|t| t.last_success()),
+            collections
+                .iter()
+                .filter_map(|(name, c)| c.last_success.map(|v| (org(name), ConstGauge::new(v)))),
         )?;
         encode_rows(
             &mut encoder,
             "zoho_crm_oauth_token_expiry_timestamp",
             "When the org's cached OAuth access token expires, as Unix time.",
             Some(&Unit::Seconds),
-            per_org_gauge(|t| *t.token_expiry.lock().expect("telemetry lock")),
+            orgs.iter().filter_map(|(name, t)| {
+                let expiry = *t.token_expiry.lock().expect("telemetry lock");
+                expiry.map(|v| (org(name), ConstGauge::new(v)))
+            }),
         )?;
 
         let labelled: Vec<(&String, std::sync::MutexGuard<'_, LabelledCounters>)> =
