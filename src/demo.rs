@@ -3,9 +3,10 @@
 //! The demo starts [`FakeZoho`] on a loopback ephemeral port and points an org named `demo` at
 //! it, so everything from the OAuth refresh to paging runs the production code path over real
 //! HTTP. The org holds Zoho's two sample cadences plus generated ones across Leads, Contacts,
-//! Deals and Vendors (some inactive, one with WhatsApp steps, one with an end date, some stale),
-//! and one cadence that is switched off and on again every few minutes, which the demo's
-//! expectation `demo-flapping-must-run` requires to be active, so alerts fire and resolve.
+//! Deals and Vendors (some inactive, one a draft not yet published ([`DRAFT_NAME`]), one with
+//! WhatsApp steps, one with an end date, some stale), and one cadence that is switched off and
+//! on again every few minutes, which the demo's expectation `demo-flapping-must-run` requires to
+//! be active, so alerts fire and resolve.
 //!
 //! The demo also runs the enrollment and analytics loops, on short intervals ([`DEMO_ENROLLMENT`],
 //! [`DEMO_ANALYTICS`]) because its API calls cost nothing. Enrolled counts swing gently over time;
@@ -43,6 +44,8 @@ pub const DEMO_ANALYTICS: AnalyticsConfig = AnalyticsConfig {
 };
 /// An active demo cadence nobody is enrolled in.
 pub const IDLE_NAME: &str = "Upsell Quarterly";
+/// A demo cadence that is a draft (Zoho's status `draft`: not yet published).
+pub const DRAFT_NAME: &str = "Partner Referral Program";
 /// An active demo cadence with records enrolled whose follow-ups stopped going out.
 pub const STALLED_NAME: &str = "Cold Outreach EMEA";
 /// How long the enrolled counts take for one swing.
@@ -82,6 +85,11 @@ pub fn demo_cadences() -> Vec<Value> {
     for (n, (name, module, active)) in named.into_iter().enumerate() {
         cadences.push(fake_zoho::cadence(n as u64 + 1, name, module, active));
     }
+    cadences.push(fake_zoho::draft(
+        named.len() as u64 + 1,
+        DRAFT_NAME,
+        "Leads",
+    ));
     // WhatsApp steps, as newer editions add.
     if let Some(c) = cadences
         .iter_mut()

@@ -2,20 +2,27 @@
 //! and observed answers do, quirks included. The demo runs the exporter against it, and every
 //! test scripts it per scenario: cadences to serve, faults to inject, calls to count.
 //!
-//! What it reproduces: OAuth refresh with errors as HTTP 200 `{"error": ...}`; tokens that expire
-//! and are checked on every call (401 `INVALID_TOKEN`); paging with `page`/`per_page` and
-//! `more_records`; 204 with an empty body when there is nothing; error bodies of the shape
-//! `{"code", "details", "message", "status": "error"}`; cadences with string `status`, bare
-//! numeric `custom_view.id` beyond 2^53 and `-0700` offsets. Faults are queued per route and
-//! each applies to one request.
+//! Zoho's OpenAPI specification (zoho/crm-oas, `v8.0/cadences/`) is the source of truth for the
+//! CRM endpoints; where it is silent, the fake follows `api-notes.md` or invents, and says so
+//! where it does. The cadences list answers the specification's shape: `{"cadences", "info":
+//! {"per_page", "count", "page", "more_records"}}`, 204 with an empty body when there is nothing,
+//! cadences with `status` `active`, `inactive` or `draft` ([`draft`]), every documented
+//! `execute_every` period with and without `unit`, and ids as strings or numbers (bare numeric
+//! `custom_view.id` beyond 2^53 and `-0700` offsets are quirks of real answers). Error bodies
+//! have the specification's shape `{"code", "details", "message", "status": "error"}`.
 //!
-//! The v8-only read endpoints of issue 8 follow Zoho's OpenAPI specification (zoho/crm-oas,
-//! `v8.0/cadences/`): `records_count` takes at most 100 ids (2,000 characters) and answers 200
-//! when it knows every id, 207 with per-item `INVALID_DATA` errors when it knows some, and 400
-//! with the same per-item list when it knows none; `analytics` wants `follow_ups_executed_from`
-//! and `_till` together (400 `DEPENDENT_PARAM_MISSING` otherwise) as ISO 8601 date-times, and
-//! answers its documented shape, and for an unknown cadence id the documented 400 `INVALID_DATA`
-//! with `details.resource_path_index`. Both answer v7 paths with 404 `INVALID_URL_PATTERN`.
+//! From `api-notes.md`, not the specification: OAuth refresh with errors as HTTP 200
+//! `{"error": ...}`; tokens that expire and are checked on every call (401 `INVALID_TOKEN`); the
+//! `X-RATELIMIT-*` headers; 404 `INVALID_URL_PATTERN` for v7 paths of the v8-only endpoints.
+//! Faults are queued per route and each applies to one request; their bodies are the fake's.
+//!
+//! The v8-only read endpoints follow the specification too: `records_count` takes at most 100
+//! ids (2,000 characters) joined by commas and answers 200 when it knows every id, 207 with
+//! per-item `INVALID_DATA` errors when it knows some, and 400 with the same per-item list when it
+//! knows none; `analytics` wants `follow_ups_executed_from` and `_till` together (400
+//! `DEPENDENT_PARAM_MISSING` otherwise) as ISO 8601 date-times, answers its documented shape, and
+//! for an unknown cadence id the documented 400 `INVALID_DATA` with
+//! `details.resource_path_index`.
 
 use axum::body::Body;
 use axum::extract::{Form, Path, Query, RawQuery, State};
@@ -384,6 +391,8 @@ fn random_fault(route: Route, data: &mut Data) -> Fault {
     }
 }
 
+/// Zoho's accounts server: not part of the cadences specification; as `api-notes.md` and the
+/// official SDKs describe it.
 async fn token(State(shared): State<Shared>, Form(form): Form<TokenForm>) -> Response {
     let fault = take_fault(&shared, Route::Token);
     let mut api_domain = shared.base_url.clone();
@@ -472,6 +481,9 @@ async fn cadences_page(
             }
         }
     }
+    // The specification gives no maximum for `per_page` (only up to 400 cadences on a page) and
+    // no answer for an out-of-range one: 200 is Zoho's usual maximum (`api-notes.md`), and this
+    // error is the fake's.
     let per_page = query.per_page.unwrap_or(200);
     if per_page == 0 || per_page > 200 || page == 0 {
         return zoho_error(
@@ -719,6 +731,7 @@ async fn analytics(
                 );
             }
         }
+        // Not in the specification: what Zoho answers for a window that ends before it starts.
         if let [(_, Ok(from)), (_, Ok(till))] = &parsed {
             if from > till {
                 return zoho_error_with(
@@ -843,6 +856,8 @@ fn percent_decode(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// What Zoho answers for an endpoint the API version lacks (`api-notes.md`; the v8 specification
+/// does not describe v7 paths).
 fn invalid_url() -> Response {
     zoho_error(
         404,
@@ -893,6 +908,7 @@ async fn apply_fault(fault: Fault) -> Option<Response> {
                 }
                 return Some(response);
             }
+            // Zoho's error shape; the message is the fake's.
             Some(zoho_error(status, &code, "scripted fault", retry_after))
         }
         Fault::Hang => {
@@ -1012,10 +1028,29 @@ pub fn sample_cadences() -> Vec<Value> {
     answer["cadences"].as_array().cloned().unwrap_or_default()
 }
 
-/// A cadence in Zoho's shape with the quirks of real answers: string `status`, bare numeric
-/// `custom_view.id` beyond 2^53, `-0700` offsets. `n` makes the id and times unique.
+/// A cadence in Zoho's shape (the specification's fields) with the quirks of real answers: bare
+/// numeric `custom_view.id` beyond 2^53, `-0700` offsets. `n` makes the id and times unique and
+/// varies what the specification leaves open: `execute_every` takes each documented period in
+/// turn (`hours`, `days` without a `unit`, `weeks`, `immediately`), and `module.id` and
+/// `custom_view.id` come as strings or numbers.
 pub fn cadence(n: u64, name: &str, module: &str, active: bool) -> Value {
     let created = 1_700_000_000 + n as i64 * 3_600;
+    let execute_every = match n % 4 {
+        0 => json!({ "unit": 1, "period": "hours" }),
+        1 => json!({ "period": "days" }),
+        2 => json!({ "unit": 2, "period": "weeks" }),
+        _ => json!({ "period": "immediately" }),
+    };
+    let module_id = if n % 2 == 0 {
+        json!("3652397000000002179")
+    } else {
+        json!(3_652_397_000_000_002_179u64)
+    };
+    let view_id = if n % 3 == 2 {
+        json!("3652397000000087529")
+    } else {
+        json!(3_652_397_000_000_087_529u64)
+    };
     json!({
         "summary": {
             "task_follow_up_count": n % 3,
@@ -1023,14 +1058,14 @@ pub fn cadence(n: u64, name: &str, module: &str, active: bool) -> Value {
             "email_follow_up_count": 1 + n % 4
         },
         "created_time": zoho_time(created),
-        "module": { "api_name": module, "id": "3652397000000002179" },
+        "module": { "api_name": module, "id": module_id },
         "active": active,
         "execution_details": {
             "unenroll_properties": { "end_date": "", "type": "respond_email" },
             "end_date": "",
             "automatic_unenroll": false,
             "type": "respond_email",
-            "execute_every": { "unit": 1, "period": "hours" }
+            "execute_every": execute_every
         },
         "published": true,
         "type": "Custom view",
@@ -1039,22 +1074,31 @@ pub fn cadence(n: u64, name: &str, module: &str, active: bool) -> Value {
         "name": name,
         "modified_by": { "name": "Patricia Boyle", "id": "3652397000000186017" },
         "id": format!("{}", 3_652_397_000_100_000_000u64 + n),
-        "custom_view": { "name": "All Records", "id": 3_652_397_000_000_087_529u64 },
+        "custom_view": { "name": "All Records", "id": view_id },
         "status": if active { "active" } else { "inactive" }
     })
 }
 
-/// `count` generated cadences spread over Leads, Contacts and Deals, every fifth inactive.
+/// A draft as the specification describes it: `status` `draft` (not yet published), neither
+/// active nor published.
+pub fn draft(n: u64, name: &str, module: &str) -> Value {
+    let mut cadence = cadence(n, name, module, false);
+    cadence["status"] = json!("draft");
+    cadence["published"] = json!(false);
+    cadence
+}
+
+/// `count` generated cadences spread over Leads, Contacts and Deals, every fifth not active:
+/// inactive, or every other time a draft (n = 4, 14, 24, ... inactive; 9, 19, 29, ... drafts).
 pub fn generated_cadences(count: u64) -> Vec<Value> {
     const MODULES: [&str; 3] = ["Leads", "Contacts", "Deals"];
     (0..count)
         .map(|n| {
-            cadence(
-                n,
-                &format!("Cadence {n:05}"),
-                MODULES[(n % 3) as usize],
-                n % 5 != 4,
-            )
+            let (name, module) = (format!("Cadence {n:05}"), MODULES[(n % 3) as usize]);
+            if n % 10 == 9 {
+                return draft(n, &name, module);
+            }
+            cadence(n, &name, module, n % 5 != 4)
         })
         .collect()
 }

@@ -143,9 +143,18 @@ async fn paging_1234_cadences_takes_7_pages_and_one_token_across_collections() {
     let text = scrape(&state);
     assert_eq!(count_series(&text, "zoho_crm_cadence_active"), 1_234);
     assert_eq!(sum(&text, "zoho_crm_cadences", &[]), 1_234.0);
+    // Every fifth is not active: inactive (n % 10 == 4) or a draft (n % 10 == 9).
     assert_eq!(
         sum(&text, "zoho_crm_cadences", &[r#"status="inactive""#]),
-        (1_234 / 5) as f64
+        123.0
+    );
+    assert_eq!(
+        sum(&text, "zoho_crm_cadences", &[r#"status="draft""#]),
+        123.0
+    );
+    assert_eq!(
+        sum(&text, "zoho_crm_cadences", &[r#"status="active""#]),
+        (1_234 - 1_234 / 5) as f64
     );
     assert_eq!(
         value(

@@ -554,8 +554,8 @@ async fn v7_orgs_skip_enrollment_and_analytics() {
 }
 
 #[tokio::test]
-async fn the_demo_shows_an_idle_and_a_stalled_cadence() {
-    use zoho_cadences_exporter::demo::{self, IDLE_NAME, STALLED_NAME};
+async fn the_demo_shows_an_idle_a_stalled_and_a_draft_cadence() {
+    use zoho_cadences_exporter::demo::{self, DRAFT_NAME, IDLE_NAME, STALLED_NAME};
     let (_fake, config) = demo::start().await.unwrap();
     assert!(config.enrollment.enabled && config.analytics.enabled);
     let (state, collectors) = collectors(&config);
@@ -588,6 +588,15 @@ async fn the_demo_shows_an_idle_and_a_stalled_cadence() {
     assert!(count_series_with(&text, EXECUTED, &format!(r#"name="{STALLED_NAME}""#)) > 0);
     assert!(of(EXECUTED, "Onboarding Welcome") > 0.0);
     assert!(sum(&text, "zoho_crm_enrolled_records", &[]) > 1_000.0);
+    let draft = format!(r#"name="{DRAFT_NAME}""#);
+    assert_eq!(
+        count_series_with(&text, "zoho_crm_cadence_info", r#"status="draft""#),
+        1
+    );
+    assert_eq!(count_series_with(&text, "zoho_crm_cadence_info", &draft), 1);
+    assert_eq!(sum(&text, "zoho_crm_cadence_active", &[&draft]), 0.0);
+    assert_eq!(sum(&text, "zoho_crm_cadences", &[r#"status="draft""#]), 1.0);
+    assert_eq!(value(&text, r#"zoho_crm_up{org="demo"}"#), Some(1.0));
     promtool_check_metrics(&text);
 }
 

@@ -595,3 +595,54 @@ async fn one_odd_cadence_never_costs_a_collection() {
     );
     promtool_check_metrics(&text);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fake Zoho serves the specification's shapes
+
+#[tokio::test]
+async fn the_fake_serves_every_documented_status_period_and_id_form() {
+    let cadences = zoho_cadences_exporter::fake_zoho::generated_cadences(20);
+    let periods: std::collections::BTreeSet<(String, bool)> = cadences
+        .iter()
+        .map(|c| {
+            let every = &c["execution_details"]["execute_every"];
+            (
+                every["period"].as_str().unwrap().to_owned(),
+                every.get("unit").is_some(),
+            )
+        })
+        .collect();
+    let expected: std::collections::BTreeSet<(String, bool)> = [
+        ("days", false),
+        ("hours", true),
+        ("immediately", false),
+        ("weeks", true),
+    ]
+    .map(|(p, unit)| (p.to_owned(), unit))
+    .into();
+    assert_eq!(periods, expected);
+    for field in ["module", "custom_view"] {
+        assert!(
+            cadences.iter().any(|c| c[field]["id"].is_string()),
+            "{field}"
+        );
+        assert!(cadences.iter().any(|c| c[field]["id"].is_u64()), "{field}");
+    }
+    let (_fake, state, collector) = single(cadences, "").await;
+    collector.collect_once().await.expect("collection succeeds");
+    let text = scrape(&state);
+    for status in ["active", "inactive", "draft"] {
+        let served = sum(
+            &text,
+            "zoho_crm_cadences",
+            &[&format!(r#"status="{status}""#)],
+        );
+        assert!(served > 0.0, "{status}");
+    }
+    let intervals: std::collections::BTreeSet<u64> = samples(&text)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("zoho_crm_cadence_execution_interval_seconds{"))
+        .map(|(_, v)| v as u64)
+        .collect();
+    assert_eq!(intervals, [0, 3_600, 86_400, 1_209_600].into());
+}
