@@ -321,6 +321,14 @@ mod tests {
         Status::Other(status.into())
     }
 
+    fn statuses(totals: &ModuleTotals) -> Vec<(&str, u64)> {
+        totals
+            .statuses
+            .iter()
+            .map(|(s, n)| (s.as_str(), *n))
+            .collect()
+    }
+
     #[test]
     fn totals_cover_every_channel_and_status_for_every_module() {
         let snapshot = OrgSnapshot::build(
@@ -335,23 +343,13 @@ mod tests {
         );
         assert_eq!(snapshot.cadences.len(), 4, "duplicate id kept once");
         let leads = &snapshot.modules["Leads"];
-        let statuses: Vec<(&str, u64)> = leads
-            .statuses
-            .iter()
-            .map(|(s, n)| (s.as_str(), *n))
-            .collect();
         assert_eq!(
-            statuses,
+            statuses(leads),
             [("active", 0), ("inactive", 1), ("draft", 0)],
             "the later sighting wins; every documented status is there"
         );
-        let deals: Vec<(&str, u64)> = snapshot.modules["Deals"]
-            .statuses
-            .iter()
-            .map(|(s, n)| (s.as_str(), *n))
-            .collect();
         assert_eq!(
-            deals,
+            statuses(&snapshot.modules["Deals"]),
             [("active", 0), ("inactive", 1), ("draft", 1), ("paused", 1)]
         );
         assert_eq!(
