@@ -172,6 +172,11 @@ impl OrgTelemetry {
         *self.last_success.lock().expect("telemetry lock")
     }
 
+    /// Expiry of the cached access token, Unix seconds, if one is cached.
+    pub fn token_expiry(&self) -> Option<f64> {
+        *self.token_expiry.lock().expect("telemetry lock")
+    }
+
     pub fn set_token_expiry(&self, unix_seconds: Option<f64>) {
         *self.token_expiry.lock().expect("telemetry lock") = unix_seconds;
     }
