@@ -25,6 +25,7 @@ use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use serde::Deserialize;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -188,6 +189,8 @@ pub struct ZohoClient {
     token: Mutex<TokenState>,
     /// Set from a `Retry-After` header: no call to Zoho before this instant.
     not_before: StdMutex<Option<Instant>>,
+    /// The cadence page the current (or last) collection reads, so a failure can name it.
+    cadences_page: AtomicU32,
 }
 
 /// The one HTTP client configuration: rustls with ring, no redirects (an access token must not
@@ -243,6 +246,7 @@ impl ZohoClient {
             limits: Limits::default(),
             token: Mutex::new(TokenState::default()),
             not_before: StdMutex::new(None),
+            cadences_page: AtomicU32::new(0),
         }
     }
 
@@ -256,6 +260,29 @@ impl ZohoClient {
         &self.org
     }
 
+    /// The cadence page the current or last collection reads (0 before the first).
+    pub fn cadences_page(&self) -> u32 {
+        self.cadences_page.load(Ordering::Relaxed)
+    }
+
+    /// The host a call to `endpoint` goes to: the accounts server for tokens, else the API
+    /// domain of the cached token, or the configured one when no token is cached (or another
+    /// call holds the token state right now).
+    pub fn host(&self, endpoint: Endpoint) -> String {
+        let url = match endpoint {
+            Endpoint::Token => self.org.accounts_url.clone(),
+            _ => self
+                .token
+                .try_lock()
+                .ok()
+                .and_then(|state| state.current.as_ref().map(|t| t.api_domain.clone()))
+                .or_else(|| self.org.api_domain.clone())
+                .unwrap_or_else(|| self.org.data_center.api_domain()),
+        };
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        rest.split('/').next().unwrap_or_default().to_owned()
+    }
+
     /// Reads every page of the org's cadences. Fails without a partial result.
     pub async fn fetch_cadences(&self, deadline: Instant) -> Result<Vec<Cadence>, ZohoError> {
         let path = format!(
@@ -265,6 +292,7 @@ impl ZohoClient {
         let mut cadences = Vec::new();
         let mut texts = Interner::default();
         for page in 1..=MAX_PAGES {
+            self.cadences_page.store(page, Ordering::Relaxed);
             let query = [
                 ("page", page.to_string()),
                 ("per_page", PER_PAGE.to_string()),
