@@ -6,13 +6,14 @@
 //!   token cache, retries and limits ([`zoho::client`]).
 //! - [`snapshot`]: one org's complete, immutable picture of its cadences.
 //! - [`expectations`]: which cadences must be active, matched against a snapshot.
+//! - [`history`]: what happened to an org since start (changes, inactive since, last failure).
 //! - [`collector`]: one org's collection loop; [`supervisor`]: all orgs' loops across reloads.
 //! - [`enrollment`]: the per-org loops for enrolled records (`records_count`) and executed
 //!   follow-ups (`analytics`), apart from the main collection.
 //! - [`state`]: where collections publish and scrapes read.
 //! - [`exposition`]: the cadence metrics, encoded once per collection; [`telemetry`]: the live
 //!   per-scrape metrics (collection health, API counters, process).
-//! - [`http`]: the routes; [`server`]: serving, reload and shutdown; [`connections`]: the accept
+//! - [`http`]: the routes; [`status_page`]: the HTML pages at `/` and `/orgs/<name>`; [`server`]: serving, reload and shutdown; [`connections`]: the accept
 //!   loop with its limits and the TLS handshake.
 //! - [`web_config`] and [`tls`]: `--web.config.file` (exporter-toolkit format): TLS, mutual TLS,
 //!   basic auth and extra headers, re-read when the files change.
@@ -30,6 +31,7 @@ pub mod expectations;
 pub mod exposition;
 pub mod fake_zoho;
 pub mod fuzzing;
+pub mod history;
 pub mod http;
 pub mod logging;
 pub mod malloc;
@@ -37,6 +39,7 @@ pub mod secret;
 pub mod server;
 pub mod snapshot;
 pub mod state;
+pub mod status_page;
 pub mod supervisor;
 pub mod telemetry;
 pub mod tls;
