@@ -110,11 +110,13 @@ struct Data {
     fault_rate: f64,
 }
 
-/// A cadence switched off and on again every `period` (the demo's changing cadence).
+/// A cadence switched off after `first_off`, then on and off again every `period` (the demo's
+/// changing cadence).
 #[derive(Debug, Clone)]
 struct Flapping {
     id: String,
     period: Duration,
+    first_off: Duration,
     since: Instant,
     since_unix: i64,
 }
@@ -285,13 +287,15 @@ impl FakeZoho {
         self.with(|d| d.analytics_requests.clone())
     }
 
-    /// Switches the cadence with `id` off and on every `period`, starting active.
-    pub fn set_flapping(&self, id: &str, period: Duration) {
+    /// Switches the cadence with `id`, active at first, off after `first_off` (at most
+    /// `period`), then on and off again every `period`.
+    pub fn set_flapping(&self, id: &str, period: Duration, first_off: Duration) {
         let since_unix = chrono::Utc::now().timestamp();
         self.with(|d| {
             d.flapping = Some(Flapping {
                 id: id.to_owned(),
                 period,
+                first_off: first_off.min(period),
                 since: Instant::now(),
                 since_unix,
             })
@@ -509,9 +513,17 @@ fn current_slice(data: &Data, start: usize, end: usize) -> Vec<Value> {
         .map(<[Value]>::to_vec)
         .unwrap_or_default();
     if let Some(flap) = &data.flapping {
-        let periods = (flap.since.elapsed().as_secs_f64() / flap.period.as_secs_f64()) as i64;
+        // Counted as if the flapping had started `period - first_off` earlier, so that the
+        // first switch comes at `first_off`.
+        let lead = flap.period - flap.first_off;
+        let periods =
+            ((flap.since.elapsed() + lead).as_secs_f64() / flap.period.as_secs_f64()) as i64;
         let active = periods % 2 == 0;
-        let changed_at = flap.since_unix + periods * flap.period.as_secs() as i64;
+        let changed_at = if periods == 0 {
+            flap.since_unix
+        } else {
+            flap.since_unix - lead.as_secs() as i64 + periods * flap.period.as_secs() as i64
+        };
         for cadence in cadences.iter_mut().filter(|c| c["id"] == flap.id.as_str()) {
             cadence["active"] = Value::Bool(active);
             cadence["status"] =
