@@ -211,7 +211,8 @@ mod tests {
         let mut history = OrgHistory::default();
         let mut previous = OrgSnapshot::build(vec![cadence("x", true)], at(0));
         feed(&mut history, None, &previous);
-        for n in 1..=(MAX_CHANGES as u64 + 5) {
+        // Every second collection switches it off: twice the bound, and some more.
+        for n in 1..=(2 * MAX_CHANGES as u64 + 10) {
             let next = OrgSnapshot::build(vec![cadence("x", n % 2 == 0)], at(n));
             feed(&mut history, Some(&previous), &next);
             previous = next;

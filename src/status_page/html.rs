@@ -91,7 +91,6 @@ pub fn index(
 }
 
 /// `/orgs/<name>`: the org's state, what needs attention there, and its cadences.
-#[allow(clippy::too_many_arguments)] // one page's parts, each computed by the caller
 pub fn org_page(
     org: &OrgView,
     attention: &[Attention],
