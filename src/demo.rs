@@ -167,6 +167,7 @@ fn config_for(fake: &FakeZoho) -> Config {
             api_version: ApiVersion::V8,
             accounts_url: fake.url(),
             api_domain: Some(fake.url()),
+            credential_files: Default::default(),
         }],
         expectations: vec![
             Expectation {

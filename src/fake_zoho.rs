@@ -94,6 +94,10 @@ struct Data {
     calls: HashMap<Route, u64>,
     pages_requested: Vec<u32>,
     revoked: bool,
+    /// The client secret and refresh token token requests must carry; [`CLIENT_SECRET`] and
+    /// [`REFRESH_TOKEN`] until rotated.
+    client_secret: String,
+    refresh_token: String,
     rate_limit_headers: bool,
     flapping: Option<Flapping>,
     next_token: u64,
@@ -154,6 +158,8 @@ impl FakeZoho {
                 calls: HashMap::new(),
                 pages_requested: Vec::new(),
                 revoked: false,
+                client_secret: CLIENT_SECRET.to_owned(),
+                refresh_token: REFRESH_TOKEN.to_owned(),
                 rate_limit_headers: false,
                 flapping: None,
                 next_token: 1,
@@ -238,6 +244,18 @@ impl FakeZoho {
     /// Revokes the refresh token: token requests answer `invalid_code` until restored.
     pub fn set_revoked(&self, revoked: bool) {
         self.with(|d| d.revoked = revoked);
+    }
+
+    /// Rotates the client secret, as a new one generated in Zoho's API console: token requests
+    /// with the old one answer `invalid_client`.
+    pub fn set_client_secret(&self, secret: &str) {
+        self.with(|d| d.client_secret = secret.to_owned());
+    }
+
+    /// Rotates the refresh token, as a new grant and the old one revoked: token requests with
+    /// the old one answer `invalid_code`.
+    pub fn set_refresh_token(&self, token: &str) {
+        self.with(|d| d.refresh_token = token.to_owned());
     }
 
     pub fn set_token_lifetime(&self, lifetime: Duration) {
@@ -395,11 +413,11 @@ async fn token(State(shared): State<Shared>, Form(form): Form<TokenForm>) -> Res
         return json_ok(json!({ "error": "unsupported_grant_type" }));
     }
     if form.client_id.as_deref() != Some(CLIENT_ID)
-        || form.client_secret.as_deref() != Some(CLIENT_SECRET)
+        || form.client_secret.as_deref() != Some(data.client_secret.as_str())
     {
         return json_ok(json!({ "error": "invalid_client" }));
     }
-    if data.revoked || form.refresh_token.as_deref() != Some(REFRESH_TOKEN) {
+    if data.revoked || form.refresh_token.as_deref() != Some(data.refresh_token.as_str()) {
         return json_ok(json!({ "error": "invalid_code" }));
     }
     let token = format!("1000.fakeaccesstoken{:08}", data.next_token);

@@ -13,9 +13,13 @@
 //! - Bodies are read up to `max_response_bytes`; anything larger is an error of its own class.
 //! - Every attempt is counted in the org's [`OrgTelemetry`], every failed one by error label.
 //!
+//! Credentials are taken from [`WatchedCredentials`] at each token request, so a rotated file
+//! applies without a reload; a new refresh token drops the cached access token.
+//!
 //! Secrets reach the wire only through [`Secret::expose`] and never appear in an error.
 
 use crate::config::OrgConfig;
+use crate::credentials::WatchedCredentials;
 use crate::secret::Secret;
 use crate::snapshot::{Cadence, Interner};
 use crate::telemetry::{Endpoint, OrgTelemetry, RateLimit};
@@ -181,7 +185,10 @@ pub struct Answer {
 /// The client of one org. Shared by that org's collection tasks.
 pub struct ZohoClient {
     http: reqwest::Client,
+    /// The org as configured; its credentials are those of the load, and the ones in force are
+    /// in `credentials`.
     org: OrgConfig,
+    credentials: WatchedCredentials,
     timeout: Duration,
     max_response_bytes: u64,
     telemetry: Arc<OrgTelemetry>,
@@ -239,6 +246,7 @@ impl ZohoClient {
     ) -> ZohoClient {
         ZohoClient {
             http,
+            credentials: WatchedCredentials::new(&org, telemetry.clone()),
             org,
             timeout,
             max_response_bytes,
@@ -374,6 +382,17 @@ impl ZohoClient {
     /// concurrent callers share one token request.
     async fn access_token(&self, deadline: Instant) -> Result<AccessToken, ZohoError> {
         let mut state = self.token.lock().await;
+        let changes = self.credentials.refresh();
+        if changes.refresh_token && state.current.take().is_some() {
+            self.telemetry.set_token_expiry(None);
+            tracing::info!(org = %self.org.name, "refresh token changed: the cached access token is dropped");
+        }
+        if changes.any {
+            // New credentials get their token request now, not after the back-off the old
+            // ones earned; Zoho's ten requests in ten minutes still hold.
+            state.consecutive_refusals = 0;
+            state.paused_until = None;
+        }
         let now = Instant::now();
         if let Some(token) = state.current.as_ref().filter(|t| now < t.refresh_at) {
             return Ok(token.clone());
@@ -443,15 +462,16 @@ impl ZohoClient {
     /// One token request (with transport retries). Returns the token and its lifetime.
     async fn request_token(&self, deadline: Instant) -> Result<(AccessToken, Duration), ZohoError> {
         let url = format!("{}/oauth/v2/token", self.org.accounts_url);
+        let credentials = self.credentials.current();
         let answer = self
             // One attempt only: every token request counts against Zoho's ten per ten minutes,
             // so a failed one waits for the next collection rather than being retried here.
             .send_with_retries(Endpoint::Token, 1, deadline, || {
                 self.http.post(&url).form(&[
                     ("grant_type", "refresh_token"),
-                    ("client_id", self.org.client_id.as_str()),
-                    ("client_secret", self.org.client_secret.expose()),
-                    ("refresh_token", self.org.refresh_token.expose()),
+                    ("client_id", credentials.client_id.as_str()),
+                    ("client_secret", credentials.client_secret.expose()),
+                    ("refresh_token", credentials.refresh_token.expose()),
                 ])
             })
             .await?;
