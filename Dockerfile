@@ -1,13 +1,16 @@
 # syntax=docker/dockerfile:1
 # Container image of zoho-cadences-exporter: built with the Rust toolchain, run from a distroless
 # base as an unprivileged user. Build:
-#   docker build --build-arg REVISION=$(git rev-parse --short=12 HEAD) -t zoho-cadences-exporter .
+#   docker build --build-arg REVISION=$(git rev-parse --short=12 HEAD) \
+#     --build-arg BRANCH=$(git rev-parse --abbrev-ref HEAD) -t zoho-cadences-exporter .
 
 FROM rust:1-bookworm AS builder
-# .git is not in the build context: the revision for zoho_crm_exporter_build_info comes from
-# --build-arg REVISION=$(git rev-parse --short=12 HEAD), read by build.rs as ZCE_REVISION.
+# .git is not in the build context: the revision and branch for --version and
+# zoho_crm_exporter_build_info come from --build-arg REVISION=... and BRANCH=..., read by build.rs
+# as ZCE_REVISION and ZCE_BRANCH.
 ARG REVISION=unknown
-ENV ZCE_REVISION=${REVISION}
+ARG BRANCH=unknown
+ENV ZCE_REVISION=${REVISION} ZCE_BRANCH=${BRANCH}
 WORKDIR /src
 COPY . .
 # The cache mounts keep the registry and build directory between builds (BuildKit); the binary is

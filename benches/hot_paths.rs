@@ -1,7 +1,7 @@
 //! Criterion benches of the exporter's hot paths, network excluded: decoding one page of 200
 //! cadences, decoding a whole 10,000-cadence collection and building its snapshot, encoding the
-//! cadence part of the exposition, and serving a scrape through the router (`oneshot`, no
-//! socket). Run with `cargo bench --bench hot_paths`; figures are in docs/performance.md.
+//! cadence part of the exposition, serving a scrape through the router (`oneshot`, no socket),
+//! and rendering the status pages of an org of 10,000 cadences. Run with `cargo bench --bench hot_paths`; figures are in docs/performance.md.
 
 use axum::body::Body;
 use axum::http::Request;
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tower::ServiceExt;
 use zoho_cadences_exporter::config::Config;
+use zoho_cadences_exporter::enrollment::{Enrollment, FollowUpsExecuted};
 use zoho_cadences_exporter::exposition::{CadenceSource, EncodedCadences};
 use zoho_cadences_exporter::fake_zoho::generated_cadences;
 use zoho_cadences_exporter::http::{router, AppState};
@@ -160,5 +161,68 @@ fn scrape(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, collection, encode, scrape);
+/// The status pages of one org of 10,000 cadences with enrollment and analytics results and
+/// an expectation that a fifth of them break: `/` (which evaluates expectations over every
+/// cadence) and a page of `/orgs/acme`, in the default order and sorted by another column.
+fn status_page(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = Config::parse(
+        "expectations:\n  - name: all-must-run\n    cadence: \"Cadence *\"\n    active: true\nenrollment:\n  enabled: true\nanalytics:\n  enabled: true\norgs:\n  - name: acme\n    client_id: \"1000.X\"\n    client_secret: \"s\"\n    refresh_token: \"r\"\n",
+    )
+    .expect("bench config");
+    let state = SharedState::new(&config);
+    let snapshot = Arc::new(snapshot(CADENCES));
+    let ids = || snapshot.cadences.iter().map(|c| c.id.to_string());
+    let enrollment = Enrollment {
+        counts: ids().zip(0..).collect(),
+        completed_at: Some(SystemTime::now()),
+    };
+    let executed = FollowUpsExecuted {
+        per_cadence: ids()
+            .map(|id| (id, [("email".to_owned(), 3), ("call".to_owned(), 1)].into()))
+            .collect(),
+        completed_at: Some(SystemTime::now()),
+        ..FollowUpsExecuted::default()
+    };
+    runtime.block_on(async {
+        state.publish_success("acme", snapshot.clone()).await;
+        state.publish_enrollment("acme", Arc::new(enrollment)).await;
+        state
+            .publish_follow_ups_executed("acme", Arc::new(executed))
+            .await;
+    });
+    let app = router(AppState {
+        shared: state,
+        telemetry_path: "/metrics".to_owned(),
+        reload: None,
+    });
+    let mut group = c.benchmark_group("status_page_10000");
+    for (name, path) in [
+        ("index", "/"),
+        ("org_page_default_order", "/orgs/acme"),
+        (
+            "org_page_sorted_by_enrolled_desc_page_20",
+            "/orgs/acme?sort=enrolled&order=desc&page=20",
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let response = app
+                    .clone()
+                    .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+                    .await
+                    .expect("infallible");
+                assert_eq!(response.status(), 200);
+                let body = response.into_body().collect().await.expect("body");
+                black_box(body.to_bytes().len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, collection, encode, scrape, status_page);
 criterion_main!(benches);

@@ -5,9 +5,10 @@
 //! another. A collection has a deadline; when it passes, the collection fails like any other.
 
 use crate::expectations::evaluate;
+use crate::history::{LastError, Pass, Step};
 use crate::snapshot::{transitions, OrgSnapshot, Transition};
 use crate::state::SharedState;
-use crate::telemetry::OrgTelemetry;
+use crate::telemetry::{Endpoint, OrgTelemetry};
 use crate::zoho::client::{ZohoClient, ZohoError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -122,41 +123,46 @@ impl OrgCollector {
             Err(err) => {
                 self.failures
                     .failed(self.org(), "collection", "snapshot", &err);
-                self.state.publish_failure(self.org(), err.to_string());
+                self.state
+                    .publish_failure(self.org(), last_error(&err, Pass::Collection, &self.client));
                 self.telemetry.collection_ended(false, duration);
                 Err(err)
             }
         }
     }
 
-    /// Counts and logs what changed since the previous complete snapshot, and reports cadences
-    /// on which expectations disagree.
+    /// Counts, logs and adds to the org's history what changed since the previous complete
+    /// snapshot, and reports cadences on which expectations disagree.
     fn note_changes(&self, snapshot: &OrgSnapshot) {
         let org = self.org();
         self.telemetry
             .init_transition_counters(snapshot.modules.keys().map(|m| &**m));
-        if let Some(previous) = self.state.snapshot(org) {
-            for transition in transitions(&previous, snapshot) {
-                let (event, cadence) = match transition {
-                    Transition::Deactivated(c) => {
-                        self.telemetry.count_deactivation(&c.module);
-                        ("cadence deactivated", c)
-                    }
-                    Transition::Deleted(c) => {
-                        self.telemetry.count_deletion(&c.module);
-                        ("cadence deleted", c)
-                    }
-                };
-                tracing::info!(
-                    org,
-                    id = %cadence.id,
-                    name = %cadence.name,
-                    module = %cadence.module,
-                    modified_by = %cadence.modified_by,
-                    modified_time = %log_time(cadence.modified),
-                    "{event}"
-                );
-            }
+        let previous = self.state.snapshot(org);
+        let found = previous
+            .as_deref()
+            .map(|previous| transitions(previous, snapshot))
+            .unwrap_or_default();
+        self.state.record_history(org, &found, snapshot);
+        for transition in found {
+            let (event, cadence) = match transition {
+                Transition::Deactivated(c) => {
+                    self.telemetry.count_deactivation(&c.module);
+                    ("cadence deactivated", c)
+                }
+                Transition::Deleted(c) => {
+                    self.telemetry.count_deletion(&c.module);
+                    ("cadence deleted", c)
+                }
+            };
+            tracing::info!(
+                org,
+                id = %cadence.id,
+                name = %cadence.name,
+                module = %cadence.module,
+                modified_by = %cadence.modified_by,
+                modified_time = %log_time(cadence.modified),
+                "{event}"
+            );
         }
         let evaluation = evaluate(&self.state.expectations(), org, &snapshot.cadences);
         for index in evaluation.conflicts {
@@ -172,8 +178,51 @@ impl OrgCollector {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            let started = Instant::now();
             let _ = self.collect_once().await;
+            // The ticker delays a missed tick: the next collection starts an interval after
+            // this one started, or at once when this one took longer.
+            let wait = (started + self.interval).saturating_duration_since(Instant::now());
+            self.state
+                .set_next_collection(self.org(), SystemTime::now() + wait);
         }
+    }
+}
+
+/// A failure of `pass` as the status page shows it: when, which step against which host, and
+/// the error's safe message.
+pub fn last_error(err: &ZohoError, pass: Pass, client: &ZohoClient) -> LastError {
+    let endpoint = match err {
+        ZohoError::TokenRefused { .. }
+        | ZohoError::TokenPaused { .. }
+        | ZohoError::UntrustedApiDomain { .. } => Some(Endpoint::Token),
+        ZohoError::Timeout { endpoint }
+        | ZohoError::Connect { endpoint, .. }
+        | ZohoError::Api { endpoint, .. }
+        | ZohoError::Decode { endpoint, .. }
+        | ZohoError::TooLarge { endpoint, .. } => {
+            Endpoint::ALL.into_iter().find(|e| e.as_str() == *endpoint)
+        }
+        // Neither names its endpoint: the pass was at its own step.
+        ZohoError::RetryAfter | ZohoError::Deadline => None,
+    };
+    let endpoint = endpoint.unwrap_or(match pass {
+        Pass::Collection => Endpoint::Cadences,
+        Pass::Enrollment => Endpoint::RecordsCount,
+        Pass::Analytics => Endpoint::Analytics,
+    });
+    let step = match endpoint {
+        Endpoint::Token => Step::Token,
+        Endpoint::Cadences => Step::Page(client.cadences_page().max(1)),
+        Endpoint::RecordsCount => Step::RecordsCount,
+        Endpoint::Analytics => Step::Analytics,
+    };
+    LastError {
+        at: SystemTime::now(),
+        pass,
+        step,
+        host: client.host(endpoint),
+        message: err.to_string(),
     }
 }
 

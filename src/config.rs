@@ -62,6 +62,18 @@ pub struct OrgConfig {
     pub accounts_url: String,
     /// Explicit API domain; `None` means the token answer's `api_domain`.
     pub api_domain: Option<String>,
+    /// The files the credentials above were read from, watched while the org runs
+    /// ([`crate::credentials`]); the values above are what they held at load.
+    pub credential_files: CredentialFiles,
+}
+
+/// Where an org's credentials given as `<key>_file` are (resolved against the config file's
+/// directory); `None` for those given inline or from the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CredentialFiles {
+    pub client_id: Option<PathBuf>,
+    pub client_secret: Option<PathBuf>,
+    pub refresh_token: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -178,13 +190,15 @@ enum RawByteSize {
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file. Relative paths in it (`*_file`) are taken from the
+    /// file's directory, as Prometheus does, not from the current directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text).map_err(|err| match err {
+        let dir = path.parent().unwrap_or_else(|| Path::new(""));
+        Self::parse_in(&text, dir).map_err(|err| match err {
             ConfigError::Syntax { message, .. } => ConfigError::Syntax {
                 path: path.to_owned(),
                 message,
@@ -193,13 +207,19 @@ impl Config {
         })
     }
 
-    /// Parses and validates YAML text.
+    /// Parses and validates YAML text; relative paths in it are taken from the current
+    /// directory.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        Self::parse_in(text, Path::new(""))
+    }
+
+    /// Parses and validates YAML text whose relative paths are taken from `dir`.
+    fn parse_in(text: &str, dir: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|err| ConfigError::Syntax {
             path: PathBuf::from("<config>"),
             message: err.to_string(),
         })?;
-        Self::from_raw(raw)
+        Self::from_raw(raw, dir)
     }
 
     /// The config used without `--config.file`: one org named `default` from `ZOHO_CLIENT_ID`,
@@ -231,19 +251,24 @@ impl Config {
                 ));
             }
         }
-        Self::from_raw(RawConfig {
-            interval: None,
-            timeout: None,
-            per_cadence_metrics: None,
-            max_response_bytes: None,
-            orgs: vec![org],
-            expectations: Vec::new(),
-            enrollment: None,
-            analytics: None,
-        })
+        let no_paths = Path::new("");
+        Self::from_raw(
+            RawConfig {
+                interval: None,
+                timeout: None,
+                per_cadence_metrics: None,
+                max_response_bytes: None,
+                orgs: vec![org],
+                expectations: Vec::new(),
+                enrollment: None,
+                analytics: None,
+            },
+            no_paths,
+        )
     }
 
-    fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+    /// Checks every value of `raw`; relative paths are taken from `dir`.
+    fn from_raw(raw: RawConfig, dir: &Path) -> Result<Config, ConfigError> {
         let interval = duration_field("interval", raw.interval.as_deref(), DEFAULT_INTERVAL)?;
         if interval < Duration::from_secs(1) {
             return Err(invalid(
@@ -286,7 +311,7 @@ impl Config {
         }
         let mut orgs: Vec<OrgConfig> = Vec::with_capacity(raw.orgs.len());
         for (index, raw_org) in raw.orgs.into_iter().enumerate() {
-            let org = org_from_raw(index, raw_org)?;
+            let org = org_from_raw(index, raw_org, dir)?;
             if orgs.iter().any(|o| o.name == org.name) {
                 return Err(invalid(
                     format!("orgs[{index}].name"),
@@ -422,8 +447,25 @@ fn parse_byte_size(text: &str) -> Option<u64> {
     number.checked_mul(multiplier)
 }
 
-fn org_from_raw(index: usize, raw: RawOrg) -> Result<OrgConfig, ConfigError> {
+/// `path` as written in a file whose directory is `dir`: an absolute path as it is, a relative
+/// one taken from `dir`, as Prometheus and exporter-toolkit resolve the paths in their files.
+pub(crate) fn relative_to(dir: &Path, path: impl Into<PathBuf>) -> PathBuf {
+    let path = path.into();
+    if path.is_absolute() {
+        path
+    } else {
+        dir.join(path)
+    }
+}
+
+fn org_from_raw(index: usize, raw: RawOrg, dir: &Path) -> Result<OrgConfig, ConfigError> {
     let field = |key: &str| format!("orgs[{index}].{key}");
+    let file = |path: Option<PathBuf>| path.map(|path| relative_to(dir, path));
+    let credential_files = CredentialFiles {
+        client_id: file(raw.client_id_file),
+        client_secret: file(raw.client_secret_file),
+        refresh_token: file(raw.refresh_token_file),
+    };
     let name = raw
         .name
         .map(|n| n.trim().to_owned())
@@ -442,16 +484,20 @@ fn org_from_raw(index: usize, raw: RawOrg) -> Result<OrgConfig, ConfigError> {
             )
         })?,
     };
-    let client_id = inline_or_file(&field("client_id"), raw.client_id, raw.client_id_file)?;
+    let client_id = inline_or_file(
+        &field("client_id"),
+        raw.client_id,
+        credential_files.client_id.as_deref(),
+    )?;
     let client_secret = inline_or_file(
         &field("client_secret"),
         raw.client_secret,
-        raw.client_secret_file,
+        credential_files.client_secret.as_deref(),
     )?;
     let refresh_token = inline_or_file(
         &field("refresh_token"),
         raw.refresh_token,
-        raw.refresh_token_file,
+        credential_files.refresh_token.as_deref(),
     )?;
     let api_version = match raw.api_version.as_deref().map(str::trim) {
         None | Some("v8") => ApiVersion::V8,
@@ -480,6 +526,7 @@ fn org_from_raw(index: usize, raw: RawOrg) -> Result<OrgConfig, ConfigError> {
         api_version,
         accounts_url,
         api_domain,
+        credential_files,
     })
 }
 
@@ -488,7 +535,7 @@ fn org_from_raw(index: usize, raw: RawOrg) -> Result<OrgConfig, ConfigError> {
 fn inline_or_file(
     field: &str,
     inline: Option<String>,
-    file: Option<PathBuf>,
+    file: Option<&Path>,
 ) -> Result<String, ConfigError> {
     let value = match (inline, file) {
         (Some(_), Some(_)) => {
@@ -499,18 +546,27 @@ fn inline_or_file(
         }
         (None, None) => return Err(invalid(field, format!("is required (or {field}_file)"))),
         (Some(value), None) => value,
-        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|err| {
-            invalid(
-                format!("{field}_file"),
-                format!("cannot read {}: {err}", path.display()),
-            )
-        })?,
+        (None, Some(path)) => {
+            return read_credential_file(path).map_err(|err| invalid(format!("{field}_file"), err))
+        }
     };
     let value = value.trim().to_owned();
     if value.is_empty() {
         return Err(invalid(field, "is empty"));
     }
     Ok(value)
+}
+
+/// Reads a credential file: its text without surrounding white space, which must not be empty.
+/// The error names the path, never the content.
+pub(crate) fn read_credential_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(value.to_owned())
 }
 
 /// An `http(s)://host[:port][/path]` base URL, returned without a trailing slash.
@@ -687,6 +743,24 @@ mod tests {
             e.starts_with("orgs[0].client_secret_file: cannot read"),
             "{e}"
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn relative_secret_files_are_taken_from_the_config_files_directory() {
+        let dir = std::env::temp_dir().join(format!("zce-config-rel-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("secrets")).unwrap();
+        std::fs::write(dir.join("secrets/secret"), "beside-the-config\n").unwrap();
+        let path = dir.join("config.yaml");
+        std::fs::write(
+            &path,
+            "orgs:\n  - name: a\n    client_id: id\n    client_secret_file: secrets/secret\n    refresh_token: t\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.orgs[0].client_secret.expose(), "beside-the-config");
+        assert_eq!(relative_to(&dir, "/abs/x"), PathBuf::from("/abs/x"));
+        assert_eq!(relative_to(Path::new(""), "x"), PathBuf::from("x"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -47,10 +47,11 @@ impl Default for Limits {
     }
 }
 
-/// Serves `app` on `listener` until `stop` turns true; then stops accepting, lets in-flight
-/// requests finish, closes idle connections and returns once all are closed.
+/// Serves `app` on every listener until `stop` turns true; then stops accepting, lets in-flight
+/// requests finish, closes idle connections and returns once all are closed. The connection
+/// bound is shared by all listeners.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     app: Router,
     web: Option<WebConfig>,
     limits: Limits,
@@ -59,13 +60,14 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let limits = Arc::new(limits);
     let mut connections = JoinSet::new();
+    let mut next = 0;
     loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             _ = stopped(&mut stop) => break,
         };
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept_any(&listeners, &mut next) => match accepted {
                 Ok(pair) => pair,
                 Err(err) if is_per_connection(&err) => continue,
                 Err(err) => {
@@ -89,9 +91,32 @@ pub async fn serve(
         ));
         while connections.try_join_next().is_some() {}
     }
-    drop(listener);
+    drop(listeners);
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// The next connection on any of the listeners. Each call starts looking one listener further
+/// on, so a busy listener cannot starve the others.
+async fn accept_any(
+    listeners: &[TcpListener],
+    next: &mut usize,
+) -> std::io::Result<(TcpStream, SocketAddr)> {
+    if listeners.is_empty() {
+        return std::future::pending().await;
+    }
+    let start = *next % listeners.len();
+    *next = start + 1;
+    std::future::poll_fn(|cx| {
+        for offset in 0..listeners.len() {
+            let listener = &listeners[(start + offset) % listeners.len()];
+            if let std::task::Poll::Ready(result) = listener.poll_accept(cx) {
+                return std::task::Poll::Ready(result);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Completes when `stop` turns true; never if its sender goes away without saying so.

@@ -4,9 +4,10 @@
 //! it, so everything from the OAuth refresh to paging runs the production code path over real
 //! HTTP. The org holds Zoho's two sample cadences plus generated ones across Leads, Contacts,
 //! Deals and Vendors (some inactive, one a draft not yet published ([`DRAFT_NAME`]), one with
-//! WhatsApp steps, one with an end date, some stale), and one cadence that is switched off and
-//! on again every few minutes, which the demo's expectation `demo-flapping-must-run` requires to
-//! be active, so alerts fire and resolve.
+//! WhatsApp steps, one with an end date, some stale), and one cadence that is switched off within
+//! the first minute ([`FLAPPING_FIRST_OFF`]) and then on and off again every [`FLAPPING_PERIOD`],
+//! which the demo's expectation `demo-flapping-must-run` requires to be active: the status page
+//! lists it at once, and alerts fire and resolve.
 //!
 //! The demo also runs the enrollment and analytics loops, on short intervals ([`DEMO_ENROLLMENT`],
 //! [`DEMO_ANALYTICS`]) because its API calls cost nothing. Enrolled counts swing gently over time;
@@ -30,6 +31,10 @@ pub const FLAPPING_EXPECTATION: &str = "demo-flapping-must-run";
 /// `for: 10m` and `keep_firing_for: 10m`, so that with the shipped rules
 /// `ZohoCadenceUnexpectedlyInactive` goes pending, fires, and resolves in each cycle.
 pub const FLAPPING_PERIOD: Duration = Duration::from_secs(12 * 60);
+/// When the flapping cadence is first switched off: after the demo's first collections have
+/// seen it active (so the switch is a deactivation), and within the first minute, so that a
+/// newcomer watching the status page sees it.
+pub const FLAPPING_FIRST_OFF: Duration = Duration::from_secs(40);
 /// The demo collects often so that changes show quickly.
 pub const DEMO_INTERVAL: Duration = Duration::from_secs(15);
 /// Enrollment and analytics are both on in the demo, with short intervals.
@@ -115,7 +120,7 @@ pub fn demo_cadences() -> Vec<Value> {
 pub async fn start() -> std::io::Result<(FakeZoho, Config)> {
     let cadences = demo_cadences();
     let fake = FakeZoho::start(cadences.clone()).await?;
-    fake.set_flapping(FLAPPING_ID, FLAPPING_PERIOD);
+    fake.set_flapping(FLAPPING_ID, FLAPPING_PERIOD, FLAPPING_FIRST_OFF);
     fake.set_rate_limit_headers(true);
     seed_activity(&fake, &cadences);
     let config = config_for(&fake);
@@ -169,6 +174,7 @@ fn config_for(fake: &FakeZoho) -> Config {
             api_version: ApiVersion::V8,
             accounts_url: fake.url(),
             api_domain: Some(fake.url()),
+            credential_files: Default::default(),
         }],
         expectations: vec![
             Expectation {

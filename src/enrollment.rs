@@ -33,8 +33,9 @@
 //! `listCadencesRecordsCount` and `getCadenceAnalytics`), decoded as leniently as the cadences
 //! list (ids as strings or numbers, counts as numbers or strings, nulls, unknown fields).
 
-use crate::collector::FailureLog;
+use crate::collector::{last_error, FailureLog};
 use crate::config::{AnalyticsConfig, ApiVersion, Config, EnrollmentConfig, OrgConfig};
+use crate::history::Pass;
 use crate::snapshot::{Cadence, OrgSnapshot};
 use crate::state::SharedState;
 use crate::telemetry::{Endpoint, OrgTelemetry};
@@ -610,16 +611,21 @@ async fn latest_snapshot(state: &SharedState, org: &str) -> Arc<OrgSnapshot> {
 }
 
 /// Runs one pass within its deadline: on success `publish` takes the result, on failure the
-/// last complete result stays. `kind` names the pass in the log.
+/// last complete result stays and the failure goes to the org's status. `kind` names the pass
+/// in the log.
+#[allow(clippy::too_many_arguments)] // both loops' whole context, passed once
 async fn timed_pass<R>(
     kind: &str,
-    org: &str,
+    pass_kind: Pass,
+    client: &ZohoClient,
+    state: &SharedState,
     failures: &FailureLog,
     deadline: Instant,
     pass: impl Future<Output = Result<R, ZohoError>>,
     cadences: impl Fn(&R) -> usize,
     publish: impl AsyncFnOnce(R),
 ) -> Result<(), ZohoError> {
+    let org = &client.org().name;
     let result = match tokio::time::timeout_at(deadline, pass).await {
         Ok(result) => result,
         Err(_) => Err(ZohoError::Deadline),
@@ -633,6 +639,7 @@ async fn timed_pass<R>(
         }
         Err(err) => {
             failures.failed(org, &format!("{kind} pass"), "result", &err);
+            state.publish_pass_failure(org, last_error(&err, pass_kind, client));
             Err(err)
         }
     }
@@ -698,7 +705,9 @@ impl EnrollmentCollector {
         let ids: Vec<String> = snapshot.cadences.iter().map(|c| c.id.to_string()).collect();
         timed_pass(
             "enrollment",
-            self.org(),
+            Pass::Enrollment,
+            &self.client,
+            &self.state,
             &self.failures,
             deadline,
             fetch_enrollment(&self.client, &self.telemetry, &ids, deadline),
@@ -767,7 +776,9 @@ impl AnalyticsCollector {
         let window = analytics_window(SystemTime::now(), self.config.window);
         timed_pass(
             "analytics",
-            self.org(),
+            Pass::Analytics,
+            &self.client,
+            &self.state,
             &self.failures,
             deadline,
             fetch_follow_ups_executed(&self.client, &self.telemetry, &active, window, deadline),

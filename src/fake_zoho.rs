@@ -103,6 +103,10 @@ struct Data {
     calls: HashMap<Route, u64>,
     pages_requested: Vec<u32>,
     revoked: bool,
+    /// The client secret and refresh token token requests must carry; [`CLIENT_SECRET`] and
+    /// [`REFRESH_TOKEN`] until rotated.
+    client_secret: String,
+    refresh_token: String,
     rate_limit_headers: bool,
     flapping: Option<Flapping>,
     next_token: u64,
@@ -124,11 +128,13 @@ struct Data {
     page_size: Option<u32>,
 }
 
-/// A cadence switched off and on again every `period` (the demo's changing cadence).
+/// A cadence switched off after `first_off`, then on and off again every `period` (the demo's
+/// changing cadence).
 #[derive(Debug, Clone)]
 struct Flapping {
     id: String,
     period: Duration,
+    first_off: Duration,
     since: Instant,
     since_unix: i64,
 }
@@ -166,6 +172,8 @@ impl FakeZoho {
                 calls: HashMap::new(),
                 pages_requested: Vec::new(),
                 revoked: false,
+                client_secret: CLIENT_SECRET.to_owned(),
+                refresh_token: REFRESH_TOKEN.to_owned(),
                 rate_limit_headers: false,
                 flapping: None,
                 next_token: 1,
@@ -254,6 +262,18 @@ impl FakeZoho {
         self.with(|d| d.revoked = revoked);
     }
 
+    /// Rotates the client secret, as a new one generated in Zoho's API console: token requests
+    /// with the old one answer `invalid_client`.
+    pub fn set_client_secret(&self, secret: &str) {
+        self.with(|d| d.client_secret = secret.to_owned());
+    }
+
+    /// Rotates the refresh token, as a new grant and the old one revoked: token requests with
+    /// the old one answer `invalid_code`.
+    pub fn set_refresh_token(&self, token: &str) {
+        self.with(|d| d.refresh_token = token.to_owned());
+    }
+
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         self.with(|d| d.token_lifetime = lifetime);
     }
@@ -311,13 +331,15 @@ impl FakeZoho {
         self.with(|d| d.analytics_requests.clone())
     }
 
-    /// Switches the cadence with `id` off and on every `period`, starting active.
-    pub fn set_flapping(&self, id: &str, period: Duration) {
+    /// Switches the cadence with `id`, active at first, off after `first_off` (at most
+    /// `period`), then on and off again every `period`.
+    pub fn set_flapping(&self, id: &str, period: Duration, first_off: Duration) {
         let since_unix = chrono::Utc::now().timestamp();
         self.with(|d| {
             d.flapping = Some(Flapping {
                 id: id.to_owned(),
                 period,
+                first_off: first_off.min(period),
                 since: Instant::now(),
                 since_unix,
             })
@@ -419,11 +441,11 @@ async fn token(State(shared): State<Shared>, Form(form): Form<TokenForm>) -> Res
         return json_ok(json!({ "error": "unsupported_grant_type" }));
     }
     if form.client_id.as_deref() != Some(CLIENT_ID)
-        || form.client_secret.as_deref() != Some(CLIENT_SECRET)
+        || form.client_secret.as_deref() != Some(data.client_secret.as_str())
     {
         return json_ok(json!({ "error": "invalid_client" }));
     }
-    if data.revoked || form.refresh_token.as_deref() != Some(REFRESH_TOKEN) {
+    if data.revoked || form.refresh_token.as_deref() != Some(data.refresh_token.as_str()) {
         return json_ok(json!({ "error": "invalid_code" }));
     }
     let token = format!("1000.fakeaccesstoken{:08}", data.next_token);
@@ -541,9 +563,17 @@ fn current_slice(data: &Data, start: usize, end: usize) -> Vec<Value> {
         .map(<[Value]>::to_vec)
         .unwrap_or_default();
     if let Some(flap) = &data.flapping {
-        let periods = (flap.since.elapsed().as_secs_f64() / flap.period.as_secs_f64()) as i64;
+        // Counted as if the flapping had started `period - first_off` earlier, so that the
+        // first switch comes at `first_off`.
+        let lead = flap.period - flap.first_off;
+        let periods =
+            ((flap.since.elapsed() + lead).as_secs_f64() / flap.period.as_secs_f64()) as i64;
         let active = periods % 2 == 0;
-        let changed_at = flap.since_unix + periods * flap.period.as_secs() as i64;
+        let changed_at = if periods == 0 {
+            flap.since_unix
+        } else {
+            flap.since_unix - lead.as_secs() as i64 + periods * flap.period.as_secs() as i64
+        };
         for cadence in cadences.iter_mut().filter(|c| c["id"] == flap.id.as_str()) {
             cadence["active"] = Value::Bool(active);
             cadence["status"] =

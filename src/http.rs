@@ -1,5 +1,5 @@
 //! The HTTP surface: `/metrics` (or the configured telemetry path), `/-/healthy`, `/-/ready`,
-//! `/-/reload` and the HTML status page at `/`.
+//! `/-/reload`, and the HTML status pages at `/` and `/orgs/<name>` ([`crate::status_page`]).
 //!
 //! [`router`] is kept apart from serving so tests drive it with `oneshot`, no socket needed.
 //! Handlers only read [`SharedState`]; nothing here ever calls Zoho.
@@ -7,14 +7,13 @@
 use crate::exposition::Format;
 use crate::state::SharedState;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
-use std::fmt::Write as _;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 
 /// A reload asked for over HTTP; the supervisor answers on the enclosed channel.
@@ -39,6 +38,7 @@ pub fn router(app: AppState) -> Router {
     if telemetry_path != "/" {
         router = router.route("/", get(status_page));
     }
+    router = router.route("/orgs/{name}", get(org_page));
     router
         .route(&telemetry_path, get(metrics))
         .fallback(not_found)
@@ -173,82 +173,24 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "404 page not found\n").into_response()
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn format_time(time: std::time::SystemTime) -> String {
-    humantime::format_rfc3339_seconds(time).to_string()
-}
-
+/// `/`: every org at a glance and what needs attention.
 async fn status_page(State(app): State<AppState>) -> Response {
-    let path = escape_html(&app.telemetry_path);
-    let mut html = String::with_capacity(4096);
-    html.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Zoho CRM Cadences Exporter</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.up{color:#060}.down{color:#a00}</style></head><body>\n<h1>Zoho CRM Cadences Exporter</h1>\n");
-    let _ = writeln!(
-        html,
-        "<p>Version {} &middot; <a href=\"{path}\">Metrics</a> &middot; <a href=\"/-/ready\">Readiness</a></p>",
-        escape_html(crate::VERSION)
-    );
-    html.push_str("<table><thead><tr><th>Org</th><th>Status</th><th>Last success</th><th>Cadences</th><th>Active</th><th>Inactive</th><th>Draft</th><th>Enrolled records</th><th>Last error</th></tr></thead><tbody>\n");
-    for (org, status) in app.shared.statuses() {
-        let (class, word) = match (status.attempted, status.up) {
-            (false, _) => ("", "waiting for first collection"),
-            (true, true) => ("up", "up"),
-            (true, false) => ("down", "down"),
-        };
-        let (total, active, inactive, draft) = status.snapshot.as_ref().map_or((0, 0, 0, 0), |s| {
-            (
-                s.cadences.len() as u64,
-                s.active_count(),
-                s.inactive_count(),
-                s.draft_count(),
-            )
-        });
-        let enrolled = status
-            .enrolled_records()
-            .map_or_else(|| "&ndash;".to_owned(), |n| n.to_string());
-        let _ = writeln!(
-            html,
-            "<tr><td>{}</td><td class=\"{class}\">{word}</td><td>{}</td><td>{total}</td><td>{active}</td><td>{inactive}</td><td>{draft}</td><td>{enrolled}</td><td>{}</td></tr>",
-            escape_html(&org),
-            status.last_success.map(format_time).unwrap_or_else(|| "never".to_owned()),
-            escape_html(status.last_error.as_deref().unwrap_or("")),
-        );
-    }
-    html.push_str("</tbody></table>\n</body></html>\n");
-    let mut response = Response::new(Body::from(html));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
+    crate::status_page::index(&app.shared, &app.telemetry_path, SystemTime::now())
+}
+
+/// `/orgs/<name>`: one org's cadences; the query sorts, filters and pages them.
+async fn org_page(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    crate::status_page::org(
+        &app.shared,
+        &app.telemetry_path,
+        &name,
+        &params,
+        SystemTime::now(),
+    )
 }
 
 #[cfg(test)]
@@ -263,13 +205,5 @@ mod tests {
         assert!(!accepts_gzip(Some("gzip;q=0")));
         assert!(!accepts_gzip(Some("identity")));
         assert!(!accepts_gzip(None));
-    }
-
-    #[test]
-    fn html_escaping() {
-        assert_eq!(
-            escape_html("<script>alert('x')&\"</script>"),
-            "&lt;script&gt;alert(&#39;x&#39;)&amp;&quot;&lt;/script&gt;"
-        );
     }
 }

@@ -1,8 +1,9 @@
 //! Wires the parts together for a long-running exporter: state, supervisor, HTTP server,
 //! reloads (SIGHUP and `POST /-/reload`) and graceful shutdown.
 //!
-//! The listener is bound by the caller and passed in (tests bind 127.0.0.1:0), and shutdown is a
-//! future, so tests and `main` drive the same code.
+//! The listeners are bound by the caller and passed in (tests bind 127.0.0.1:0; `main` binds every
+//! `--web.listen-address` or takes systemd's sockets), and shutdown is a future, so tests and
+//! `main` drive the same code.
 
 use crate::config::Config;
 use crate::connections::Limits;
@@ -30,14 +31,14 @@ pub struct ServeOptions {
 pub async fn run(
     source: ConfigSource,
     config: Config,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     telemetry_path: String,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     run_with(
         source,
         config,
-        listener,
+        listeners,
         telemetry_path,
         ServeOptions::default(),
         shutdown,
@@ -45,12 +46,12 @@ pub async fn run(
     .await
 }
 
-/// Serves until `shutdown` completes. Collections are abandoned at once; in-flight scrapes get
-/// [`SHUTDOWN_GRACE`] to finish.
+/// Serves on every listener until `shutdown` completes. Collections are abandoned at once;
+/// in-flight scrapes get [`SHUTDOWN_GRACE`] to finish.
 pub async fn run_with(
     source: ConfigSource,
     config: Config,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     telemetry_path: String,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -99,7 +100,7 @@ pub async fn run_with(
         ));
     }
     let server = crate::connections::serve(
-        listener,
+        listeners,
         app,
         options.web_config,
         options.limits,

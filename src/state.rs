@@ -9,7 +9,8 @@ use crate::config::Config;
 use crate::enrollment::{Enrollment, FollowUpsExecuted};
 use crate::expectations::Expectation;
 use crate::exposition::{scrape_parts, CadenceSource, EncodedCadences, Format, LiveGzip};
-use crate::snapshot::OrgSnapshot;
+use crate::history::{LastError, OrgHistory};
+use crate::snapshot::{OrgSnapshot, Transition};
 use crate::telemetry::Telemetry;
 use bytes::Bytes;
 use prometheus_client::registry::Registry;
@@ -26,8 +27,14 @@ pub struct OrgStatus {
     pub attempted: bool,
     pub up: bool,
     pub last_success: Option<SystemTime>,
-    /// The last failure, as a safe message (never holds a secret).
-    pub last_error: Option<String>,
+    /// The last failure of a collection or an enrollment or analytics pass, kept after later
+    /// successes (the status page tells whether one came since).
+    pub last_error: Option<LastError>,
+    /// When the collection loop starts its next collection (none outside the loop, `--once`).
+    pub next_collection: Option<SystemTime>,
+    /// Changes and inactive cadences seen since the exporter started; shared, replaced whole
+    /// by each collection, so reading a status copies no history.
+    pub history: Arc<OrgHistory>,
     /// The last complete enrollment pass (`records_count`), if any.
     pub enrollment: Option<Arc<Enrollment>>,
     /// The last complete analytics pass, if any.
@@ -221,7 +228,6 @@ impl SharedState {
             status.snapshot = Some(snapshot);
             status.attempted = true;
             status.up = true;
-            status.last_error = None;
         }
         self.reencode().await;
         self.inner.snapshots.send_modify(|n| *n += 1);
@@ -290,13 +296,46 @@ impl SharedState {
     }
 
     /// A collection failed: the last complete snapshot stays.
-    pub fn publish_failure(&self, org: &str, error: String) {
+    pub fn publish_failure(&self, org: &str, error: LastError) {
         let mut orgs = self.inner.orgs.write().expect("state lock");
         if let Some(status) = orgs.get_mut(org) {
             status.attempted = true;
             status.up = false;
             status.last_error = Some(error);
         }
+    }
+
+    /// An enrollment or analytics pass failed: its last complete result stays, and the org's
+    /// collection state is untouched.
+    pub fn publish_pass_failure(&self, org: &str, error: LastError) {
+        if let Some(status) = self.inner.orgs.write().expect("state lock").get_mut(org) {
+            status.last_error = Some(error);
+        }
+    }
+
+    /// Adds a new snapshot's transitions to the org's history, before the snapshot is
+    /// published.
+    pub fn record_history(&self, org: &str, transitions: &[Transition<'_>], next: &OrgSnapshot) {
+        if let Some(status) = self.inner.orgs.write().expect("state lock").get_mut(org) {
+            Arc::make_mut(&mut status.history).record(transitions, next);
+        }
+    }
+
+    /// The collection loop tells when it collects next.
+    pub fn set_next_collection(&self, org: &str, at: SystemTime) {
+        if let Some(status) = self.inner.orgs.write().expect("state lock").get_mut(org) {
+            status.next_collection = Some(at);
+        }
+    }
+
+    /// One org's status, if the org is configured.
+    pub fn status(&self, org: &str) -> Option<OrgStatus> {
+        self.inner
+            .orgs
+            .read()
+            .expect("state lock")
+            .get(org)
+            .cloned()
     }
 
     /// Ready once every configured org has finished its first collection attempt.

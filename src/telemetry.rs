@@ -14,6 +14,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// How many distinct values one org's `error`, `status_code` or `module` label may take before
@@ -62,6 +63,8 @@ const LATENCY_BUCKETS: [f64; 12] = [
 pub struct OrgTelemetry {
     collection: Mutex<CollectionStats>,
     token_expiry: Mutex<Option<f64>>,
+    /// Whether the last read of a credential file failed (`crate::credentials`).
+    credentials_read_failed: AtomicBool,
     labelled: Mutex<LabelledCounters>,
     /// Created on first use, so an endpoint never called shows no histogram.
     durations: [OnceLock<Histogram>; 4],
@@ -115,6 +118,7 @@ impl Default for OrgTelemetry {
         Self {
             collection: Mutex::new(CollectionStats::default()),
             token_expiry: Mutex::new(None),
+            credentials_read_failed: AtomicBool::new(false),
             labelled: Mutex::new(LabelledCounters::default()),
             durations: std::array::from_fn(|_| OnceLock::new()),
             rate_limits: Mutex::new(BTreeMap::new()),
@@ -191,8 +195,23 @@ impl OrgTelemetry {
         self.collection_stats().last_success
     }
 
+    /// Expiry of the cached access token, Unix seconds, if one is cached.
+    pub fn token_expiry(&self) -> Option<f64> {
+        *self.token_expiry.lock().expect("telemetry lock")
+    }
+
     pub fn set_token_expiry(&self, unix_seconds: Option<f64>) {
         *self.token_expiry.lock().expect("telemetry lock") = unix_seconds;
+    }
+
+    /// Records whether the org's credentials were all read at the last look.
+    pub fn set_credentials_read(&self, successful: bool) {
+        self.credentials_read_failed
+            .store(!successful, Ordering::Relaxed);
+    }
+
+    pub fn credentials_last_read_successful(&self) -> bool {
+        !self.credentials_read_failed.load(Ordering::Relaxed)
     }
 
     pub fn set_rate_limit(&self, window: &'static str, limit: RateLimit) {
@@ -380,6 +399,18 @@ impl prometheus_client::collector::Collector for Telemetry {
                 expiry.map(|v| (org(name), ConstGauge::new(v)))
             }),
         )?;
+        encode_rows(
+            &mut encoder,
+            "zoho_crm_credentials_last_read_successful",
+            "1 when the org's credentials were read successfully at the last look (credential files are read again when they change), 0 when a file could not be read and its last good value is used.",
+            None,
+            orgs.iter().map(|(name, t)| {
+                (
+                    org(name),
+                    ConstGauge::new(i64::from(t.credentials_last_read_successful())),
+                )
+            }),
+        )?;
 
         let labelled: Vec<(&String, std::sync::MutexGuard<'_, LabelledCounters>)> =
             orgs.iter().map(|(name, t)| (name, t.lock())).collect();
@@ -506,10 +537,15 @@ impl prometheus_client::collector::Collector for Telemetry {
         encode_rows(
             &mut encoder,
             "zoho_crm_exporter_build_info",
-            "Build of the exporter; value 1.",
+            "Build of the exporter (version, git revision and branch, rustc version); value 1.",
             None,
             [(
-                [("version", crate::VERSION), ("revision", crate::REVISION)],
+                [
+                    ("version", crate::VERSION),
+                    ("revision", crate::REVISION),
+                    ("branch", crate::BRANCH),
+                    ("rustversion", crate::RUST_VERSION),
+                ],
                 ConstGauge::new(1),
             )],
         )?;

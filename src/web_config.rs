@@ -15,6 +15,7 @@
 //! itself), and only one bcrypt runs at a time. For an unknown user a bcrypt of the users' cost is
 //! computed all the same, so the answer time does not tell which users exist.
 
+use crate::file_stamp::{stamp, Stamps};
 use crate::secret::Secret;
 use crate::tls::{self, ClientAuth, Pem, TlsSettings, TlsVersion};
 use axum::extract::{Request, State};
@@ -27,7 +28,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
@@ -258,14 +259,7 @@ fn tls_settings(
     if !enabled {
         return Ok(None);
     }
-    let resolve = |path: String| {
-        let path = PathBuf::from(path);
-        if path.is_absolute() {
-            path
-        } else {
-            dir.join(path)
-        }
-    };
+    let resolve = |path: String| crate::config::relative_to(dir, path);
     let cert = match (cert_file, cert) {
         (Some(_), Some(_)) => {
             return Err(format!(
@@ -457,30 +451,6 @@ pub struct Loaded {
     bcrypt_cost: u32,
 }
 
-/// What a file's metadata says about its content: a change of any field means "re-read".
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
-    len: u64,
-    modified: Option<SystemTime>,
-    #[cfg(unix)]
-    identity: (u64, u64, i64, i64),
-}
-
-fn stamp(path: &Path) -> Option<Stamp> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some(Stamp {
-        len: meta.len(),
-        modified: meta.modified().ok(),
-        #[cfg(unix)]
-        identity: {
-            use std::os::unix::fs::MetadataExt;
-            (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
-        },
-    })
-}
-
-type Stamps = Vec<(PathBuf, Option<Stamp>)>;
-
 /// Reads the file and everything it names. The stamps are taken before each read, so a file
 /// that changes while being read is seen as changed at the next look.
 fn read_all(path: &Path) -> (Stamps, Result<Loaded, WebConfigError>) {
@@ -606,11 +576,7 @@ impl WebConfig {
     pub fn current(&self) -> Result<Arc<Loaded>, Arc<str>> {
         let inner = &*self.inner;
         let mut current = inner.current.lock().expect("web config lock");
-        let changed = current
-            .stamps
-            .iter()
-            .any(|(path, seen)| stamp(path) != *seen);
-        if changed {
+        if crate::file_stamp::changed(&current.stamps) {
             let (stamps, result) = read_all(&inner.path);
             current.stamps = stamps;
             let result = result.map_err(|err| err.to_string()).and_then(|loaded| {

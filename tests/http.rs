@@ -217,17 +217,17 @@ async fn status_page_shows_each_org() {
         .contains("default-src 'none'"));
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let html = String::from_utf8(body).unwrap();
-    assert!(html.contains(r#"<a href="/metrics">"#), "{html}");
+    assert!(html.contains(r#"<a href="./metrics">"#), "relative: {html}");
     assert!(
-        html.contains(r#"<td>org0</td><td class="up">up</td>"#),
+        html.contains(r#"<a href="orgs/org0">org0</a></td><td class="state up">up</td>"#),
         "{html}"
     );
     assert!(
-        html.contains("<td>2</td><td>1</td><td>1</td><td>0</td><td>&ndash;</td>"),
-        "cadences, active, inactive, draft, no enrollment pass: {html}"
+        html.contains(r#"<td class="n">1</td><td class="n">1</td><td class="n">0</td><td class="n"><span class="muted">–</span></td>"#),
+        "active, inactive, draft, no enrollment pass: {html}"
     );
     assert!(
-        html.contains(r#"<td>org1</td><td class="down">down</td><td>never</td>"#),
+        html.contains(r#"<a href="orgs/org1">org1</a></td><td class="state down">down</td><td><span class="muted">never</span></td>"#),
         "{html}"
     );
     assert!(

@@ -5,40 +5,15 @@ mod common;
 
 use common::*;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use zoho_cadences_exporter::fake_zoho::{
     generated_cadences, FakeZoho, Fault, Route, CLIENT_SECRET, REFRESH_TOKEN,
 };
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zce-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn write_config(dir: &std::path::Path, yaml: &str) -> PathBuf {
     let path = dir.join("config.yaml");
     std::fs::write(&path, yaml).unwrap();
     path
-}
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut command = Command::new(BINARY);
-    command
-        .args(args)
-        .env_remove("ZOHO_CLIENT_ID")
-        .env_remove("ZOHO_CLIENT_SECRET")
-        .env_remove("ZOHO_REFRESH_TOKEN");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let out = command.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -182,9 +182,12 @@ fn http_client() -> reqwest::Client {
         .unwrap()
 }
 
-/// The exporter served in-process by `server::run_with`, collecting from its own fake Zoho.
+/// The exporter served in-process by `server::run_with`, collecting from its own fake Zoho, on
+/// two listeners (as with two `--web.listen-address`).
 struct Served {
     addr: SocketAddr,
+    /// The second listener's address.
+    second: SocketAddr,
     /// Kept alive for the exporter to collect from.
     _fake: FakeZoho,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -212,12 +215,14 @@ impl Served {
         let config = zoho_cadences_exporter::config::Config::parse(&yaml).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let second_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let second = second_listener.local_addr().unwrap();
         let web_config = web.map(|path| WebConfig::load(path).unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(server::run_with(
             ConfigSource::Fixed(Box::new(config.clone())),
             config,
-            listener,
+            vec![listener, second_listener],
             "/metrics".to_owned(),
             ServeOptions { web_config, limits },
             async move {
@@ -226,6 +231,7 @@ impl Served {
         ));
         Served {
             addr,
+            second,
             _fake: fake,
             stop: Some(stop),
             task,
@@ -270,18 +276,7 @@ fn bcrypt_hash(password: &str) -> String {
 
 /// Runs the binary to completion with the Zoho credentials cleared from the environment.
 fn run_binary(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BINARY)
-        .args(args)
-        .env_remove("ZOHO_CLIENT_ID")
-        .env_remove("ZOHO_CLIENT_SECRET")
-        .env_remove("ZOHO_REFRESH_TOKEN")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run(args, &[])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,8 +296,15 @@ async fn basic_auth_none_wrong_and_right() {
     let served = Served::start(Some(&web), Limits::default()).await;
     let http = http_client();
 
-    // No credentials, on every route: the 404 fallback and the status page included.
-    for path in ["/metrics", "/", "/-/healthy", "/-/ready", "/no-such-page"] {
+    // No credentials, on every route: the 404 fallback and the status pages included.
+    for path in [
+        "/metrics",
+        "/",
+        "/orgs/acme",
+        "/-/healthy",
+        "/-/ready",
+        "/no-such-page",
+    ] {
         let response = http.get(served.url("http", path)).send().await.unwrap();
         assert_eq!(response.status(), 401, "{path}");
         assert_eq!(response.headers()["www-authenticate"], "Basic", "{path}");
@@ -471,6 +473,43 @@ async fn tls_serves_https_only() {
         plain.is_err() || plain.unwrap().status() != 200,
         "plain HTTP must not be served on the TLS port"
     );
+    served.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls_and_basic_auth_apply_on_every_listen_address() {
+    let dir = TempDir::new("tls-every-address");
+    let ca = Ca::new("test CA");
+    dir.write_server_identity(&ca.server("exporter"));
+    let web = dir.write(
+        "web.yml",
+        &format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: {}\n",
+            bcrypt_hash("pw")
+        ),
+    );
+    let served = Served::start(Some(&web), Limits::default()).await;
+    let https = https_client(&ca.pem, None);
+    for addr in [served.addr, served.second] {
+        let url = format!("https://{addr}/metrics");
+        let response = https.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{addr}");
+        let response = https
+            .get(&url)
+            .basic_auth("prometheus", Some("pw"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{addr}");
+        let plain = http_client()
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await;
+        assert!(
+            plain.is_err() || plain.unwrap().status() != 200,
+            "plain HTTP on {addr}"
+        );
+    }
     served.shutdown().await;
 }
 
@@ -1049,8 +1088,8 @@ at once"#
     found.sort();
     assert_eq!(found, expected);
 
-    // The status page: the org name (and anything else) as text, never as markup. Cadence
-    // names are not shown there at all, only counts.
+    // The status pages: the org name, the cadence names (and anything else) as text, never as
+    // markup.
     let page = http
         .get(served.url("http", "/"))
         .send()
@@ -1065,9 +1104,20 @@ at once"#
         "{page}"
     );
     assert!(
-        page.contains(&format!("<td>{}</td>", names.len())),
+        page.contains(&format!(r#"<td class="n">{}</td>"#, names.len())),
         "{page}"
     );
+    let org_page = http
+        .get(served.url("http", "/orgs/%3Cscript%3Ealert%281%29%3C%2Fscript%3E"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!org_page.contains("<script"), "{org_page}");
+    assert!(org_page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(org_page.contains("say &quot;hello&quot;"), "{org_page}");
     served.shutdown().await;
 }
 
@@ -1096,7 +1146,7 @@ async fn zoho_error_text_on_the_status_page_is_escaped() {
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(zoho_cadences_exporter::connections::serve(
-        listener,
+        vec![listener],
         app,
         None,
         Limits::default(),

@@ -16,9 +16,13 @@
 //!   `invalid_cadence` and logged at warn once per cadence id and field while it stays so; the
 //!   collection goes on with the rest (see [`decode_cadences_page`]).
 //!
+//! Credentials are taken from [`WatchedCredentials`] at each token request, so a rotated file
+//! applies without a reload; a new refresh token drops the cached access token.
+//!
 //! Secrets reach the wire only through [`Secret::expose`] and never appear in an error.
 
 use crate::config::OrgConfig;
+use crate::credentials::WatchedCredentials;
 use crate::secret::Secret;
 use crate::snapshot::{Cadence, Interner};
 use crate::telemetry::{Endpoint, OrgTelemetry, RateLimit};
@@ -28,6 +32,7 @@ use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use serde::Deserialize;
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -201,7 +206,10 @@ fn only_success(_: u16, _: &[u8]) -> bool {
 /// The client of one org. Shared by that org's collection tasks.
 pub struct ZohoClient {
     http: reqwest::Client,
+    /// The org as configured; its credentials are those of the load, and the ones in force are
+    /// in `credentials`.
     org: OrgConfig,
+    credentials: WatchedCredentials,
     timeout: Duration,
     max_response_bytes: u64,
     telemetry: Arc<OrgTelemetry>,
@@ -213,6 +221,8 @@ pub struct ZohoClient {
     /// those it saw again, so a field that was fixed and breaks again is logged again, and the
     /// set never outgrows one collection's problems.
     unread_logged: StdMutex<HashSet<UnreadKey>>,
+    /// The cadence page the current (or last) collection reads, so a failure can name it.
+    cadences_page: AtomicU32,
 }
 
 /// The one HTTP client configuration: rustls with ring, no redirects (an access token must not
@@ -261,6 +271,7 @@ impl ZohoClient {
     ) -> ZohoClient {
         ZohoClient {
             http,
+            credentials: WatchedCredentials::new(&org, telemetry.clone()),
             org,
             timeout,
             max_response_bytes,
@@ -269,6 +280,7 @@ impl ZohoClient {
             token: Mutex::new(TokenState::default()),
             not_before: StdMutex::new(None),
             unread_logged: StdMutex::new(HashSet::new()),
+            cadences_page: AtomicU32::new(0),
         }
     }
 
@@ -282,6 +294,29 @@ impl ZohoClient {
         &self.org
     }
 
+    /// The cadence page the current or last collection reads (0 before the first).
+    pub fn cadences_page(&self) -> u32 {
+        self.cadences_page.load(Ordering::Relaxed)
+    }
+
+    /// The host a call to `endpoint` goes to: the accounts server for tokens, else the API
+    /// domain of the cached token, or the configured one when no token is cached (or another
+    /// call holds the token state right now).
+    pub fn host(&self, endpoint: Endpoint) -> String {
+        let url = match endpoint {
+            Endpoint::Token => self.org.accounts_url.clone(),
+            _ => self
+                .token
+                .try_lock()
+                .ok()
+                .and_then(|state| state.current.as_ref().map(|t| t.api_domain.clone()))
+                .or_else(|| self.org.api_domain.clone())
+                .unwrap_or_else(|| self.org.data_center.api_domain()),
+        };
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        rest.split('/').next().unwrap_or_default().to_owned()
+    }
+
     /// Reads every page of the org's cadences. Fails without a partial result.
     pub async fn fetch_cadences(&self, deadline: Instant) -> Result<Vec<Cadence>, ZohoError> {
         let path = format!(
@@ -292,6 +327,7 @@ impl ZohoClient {
         let mut texts = Interner::default();
         let mut unread = HashSet::new();
         for page in 1..=MAX_PAGES {
+            self.cadences_page.store(page, Ordering::Relaxed);
             let query = [
                 ("page", page.to_string()),
                 ("per_page", PER_PAGE.to_string()),
@@ -439,6 +475,17 @@ impl ZohoClient {
     /// concurrent callers share one token request.
     async fn access_token(&self, deadline: Instant) -> Result<AccessToken, ZohoError> {
         let mut state = self.token.lock().await;
+        let changes = self.credentials.refresh();
+        if changes.refresh_token && state.current.take().is_some() {
+            self.telemetry.set_token_expiry(None);
+            tracing::info!(org = %self.org.name, "refresh token changed: the cached access token is dropped");
+        }
+        if changes.any {
+            // New credentials get their token request now, not after the back-off the old
+            // ones earned; Zoho's ten requests in ten minutes still hold.
+            state.consecutive_refusals = 0;
+            state.paused_until = None;
+        }
         let now = Instant::now();
         if let Some(token) = state.current.as_ref().filter(|t| now < t.refresh_at) {
             return Ok(token.clone());
@@ -508,15 +555,16 @@ impl ZohoClient {
     /// One token request (with transport retries). Returns the token and its lifetime.
     async fn request_token(&self, deadline: Instant) -> Result<(AccessToken, Duration), ZohoError> {
         let url = format!("{}/oauth/v2/token", self.org.accounts_url);
+        let credentials = self.credentials.current();
         let answer = self
             // One attempt only: every token request counts against Zoho's ten per ten minutes,
             // so a failed one waits for the next collection rather than being retried here.
             .send_with_retries(Endpoint::Token, 1, deadline, only_success, || {
                 self.http.post(&url).form(&[
                     ("grant_type", "refresh_token"),
-                    ("client_id", self.org.client_id.as_str()),
-                    ("client_secret", self.org.client_secret.expose()),
-                    ("refresh_token", self.org.refresh_token.expose()),
+                    ("client_id", credentials.client_id.as_str()),
+                    ("client_secret", credentials.client_secret.expose()),
+                    ("refresh_token", credentials.refresh_token.expose()),
                 ])
             })
             .await?;

@@ -157,6 +157,35 @@ pub fn promtool_check_metrics(exposition: &str) {
 /// The built binary, for tests that run it as a process.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_zoho-cadences-exporter");
 
+/// A fresh directory for one test, named after it and this process.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zce-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the binary to completion with the Zoho credentials cleared from the environment and
+/// `env` set; returns the exit code, stdout, and the log (stderr) with logfmt's `\"` read back
+/// as `"`, so tests can look for messages that quote values.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = std::process::Command::new(BINARY);
+    command
+        .args(args)
+        .env_remove("ZOHO_CLIENT_ID")
+        .env_remove("ZOHO_CLIENT_SECRET")
+        .env_remove("ZOHO_REFRESH_TOKEN");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).replace("\\\"", "\""),
+    )
+}
+
 /// The exporter as a child process at `--log.level debug`, listening on 127.0.0.1:0, with its
 /// address read from its log and every log line kept.
 pub struct Exporter {
@@ -169,16 +198,23 @@ pub struct Exporter {
 
 impl Exporter {
     pub fn start(config: &std::path::Path) -> Exporter {
+        let mut command = std::process::Command::new(BINARY);
+        command.args([
+            "--config.file",
+            config.to_str().unwrap(),
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--log.level",
+            "debug",
+        ]);
+        Exporter::spawn(command)
+    }
+
+    /// Runs `command` (the binary with its flags, logging in logfmt) and waits for the first
+    /// address it listens on.
+    pub fn spawn(mut command: std::process::Command) -> Exporter {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(BINARY)
-            .args([
-                "--config.file",
-                config.to_str().unwrap(),
-                "--web.listen-address",
-                "127.0.0.1:0",
-                "--log.level",
-                "debug",
-            ])
+        let mut child = command
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
