@@ -364,7 +364,8 @@ async fn an_org_table_sorts_filters_and_pages() {
     let newest = ok(&state, "/orgs/org0?sort=modified&order=desc").await;
     assert_eq!(names(&newest)[0], "Cadence 00449");
     let by_status = ok(&state, "/orgs/org0?sort=status&order=desc").await;
-    assert!(rows(element(&by_status, "table", "cadence-table"))[0].contains(">inactive<"));
+    // Statuses sort as active, inactive, draft: descending, a draft comes first.
+    assert!(rows(element(&by_status, "table", "cadence-table"))[0].contains(">draft<"));
     for column in [
         "module",
         "expected",
@@ -388,15 +389,16 @@ async fn an_org_table_sorts_filters_and_pages() {
         leads.contains(r#"href="?sort=name&amp;module=Leads""#),
         "{leads}"
     );
+    // Every fifth generated cadence is not active: n = 4, 14, 24, ... inactive, n = 9, 19, ...
+    // drafts.
     let inactive = ok(&state, "/orgs/org0?status=inactive&sort=name").await;
-    assert!(element(&inactive, "p", "matching").contains("90 cadences match"));
-    assert!(names(&inactive)
-        .iter()
-        .all(|n| n.ends_with('4') || n.ends_with('9')));
+    assert!(element(&inactive, "p", "matching").contains("45 cadences match"));
+    assert!(names(&inactive).iter().all(|n| n.ends_with('4')));
     let both = ok(&state, "/orgs/org0?status=inactive&module=Deals").await;
-    assert!(element(&both, "p", "matching").contains("30 cadences match"));
+    assert!(element(&both, "p", "matching").contains("15 cadences match"));
     let drafts = ok(&state, "/orgs/org0?status=draft").await;
-    assert!(element(&drafts, "p", "matching").contains("0 cadences match"));
+    assert!(element(&drafts, "p", "matching").contains("45 cadences match"));
+    assert!(names(&drafts).iter().all(|n| n.ends_with('9')));
     assert!(element(&first, "p", "status-filter").contains(r#"href="?status=draft">draft</a>"#));
 
     // A bad value is refused, naming the parameter.
@@ -425,11 +427,14 @@ async fn an_unknown_org_is_a_404_page() {
 
 #[tokio::test]
 async fn failures_name_their_step_and_host_and_whether_they_were_resolved() {
-    // 201 cadences: two pages, the second undecodable.
-    let mut cadences = generated_cadences(201);
-    cadences[200]["id"] = json!({ "not": "an id" });
-    let (fake, state, collector) =
-        single(cadences, "enrollment:\n  enabled: true\n  interval: 10m\n").await;
+    // 201 cadences: two pages, the second not JSON.
+    let (fake, state, collector) = single(
+        generated_cadences(201),
+        "enrollment:\n  enabled: true\n  interval: 10m\n",
+    )
+    .await;
+    fake.push_fault(Route::Cadences, Fault::Delay(Duration::ZERO));
+    fake.push_fault(Route::Cadences, Fault::Malformed);
     let host = fake.url().trim_start_matches("http://").to_owned();
     collector.collect_once().await.unwrap_err();
     let html = ok(&state, "/").await;
