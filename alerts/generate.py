@@ -144,6 +144,22 @@ def rules(config: Config) -> dict:
         + ")` $labels.org | query }} {{ .Labels.endpoint }} {{ .Labels.error }}: "
         "{{ printf \"%.0f\" .Value }}.{{ end }}"
     )
+    # When the configuration in force was loaded, for an alert about a refused reload.
+    reloaded_at = (
+        "{{ with printf `" + m("zoho_crm_config_last_reload_success_timestamp_seconds",
+                               "instance=%q") + "` $labels.instance | query }}, at "
+        "{{ . | first | value | humanizeTimestamp }}{{ end }}"
+    )
+    # The day window's counts behind a ratio, as Zoho's X-RATELIMIT-DAY-* headers gave them.
+    credits_left = (
+        "{{ with printf `" + m("zoho_crm_api_rate_limit_remaining", "instance=%q", "org=%q",
+                               'window="day"') + "` $labels.instance $labels.org | query }}"
+        "{{ $left := . | first | value }}"
+        "{{ with printf `" + m("zoho_crm_api_rate_limit_limit", "instance=%q", "org=%q",
+                               'window="day"') + "` $labels.instance $labels.org | query }} "
+        "({{ printf \"%.0f\" $left }} of {{ . | first | value | printf \"%.0f\" }})"
+        "{{ end }}{{ end }}"
+    )
     stale_s = seconds(c.stale_after)
     # Active now, all along the idle time, and already at its start: Prometheus' history must
     # reach back that far (a new Prometheus or a new instance label would otherwise see any
@@ -226,7 +242,7 @@ def rules(config: Config) -> dict:
             "ZohoCadenceApiErrors",
             f"""
             (
-                sum by (job, instance, org, endpoint) (increase({m('zoho_crm_api_errors_total')}[1h]))
+                sum by (job, instance, org, endpoint) (increase({m('zoho_crm_api_errors_total', 'error!="invalid_cadence"')}[1h]))
               /
                 sum by (job, instance, org, endpoint) (increase({m('zoho_crm_api_requests_total')}[1h]))
             )
@@ -263,6 +279,36 @@ def rules(config: Config) -> dict:
             "exporter started:" + auth_codes,
             bridges_gaps=True,
         ),
+        alert(
+            "ZohoCadenceConfigReloadFailed",
+            f"{m('zoho_crm_config_last_reload_successful')} == 0",
+            "5m", "warning",
+            "Zoho cadences exporter {{ $labels.instance }} refused its configuration reload",
+            "{{ $labels.instance }} (job {{ $labels.job }}) refused a configuration reload "
+            "(SIGHUP or POST /-/reload) and none has succeeded since, for 5 minutes: it still "
+            "collects with the configuration it loaded last" + reloaded_at + ". Started with "
+            "the file as it is now, the exporter would refuse to start; its log line "
+            "`config reload failed` names the key and the value at fault.",
+            bridges_gaps=True,
+        ),
+        alert(
+            "ZohoCadenceApiQuotaLow",
+            f"""
+            (
+                {m('zoho_crm_api_rate_limit_remaining', 'window="day"')}
+              /
+                {m('zoho_crm_api_rate_limit_limit', 'window="day"')}
+            )
+            < 0.1
+            """,
+            "15m", "warning",
+            f"{where}: less than 10% of the day's Zoho API credits are left",
+            "Zoho's last answer to {{ $labels.instance }} for " + where + " said "
+            "{{ $value | humanizePercentage }} of the org's API credits for the rolling day are "
+            "left" + credits_left + ". The credits are shared by every integration of the "
+            "org; when they run out, Zoho refuses the exporter's calls and collections fail.",
+            bridges_gaps=True,
+        ),
     ]
 
     cadences = [
@@ -276,6 +322,8 @@ def rules(config: Config) -> dict:
             )
             unless on (job, instance, org, id)
               {m('zoho_crm_cadence_expected_active')}
+            unless on (job, instance, org, id)
+              {m('zoho_crm_cadence_info', 'status="draft"')}
             """,
             c.inactive_for, "warning",
             "Zoho CRM cadence {{ $labels.name }} was deactivated in org {{ $labels.org }}",

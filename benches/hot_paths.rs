@@ -1,20 +1,21 @@
 //! Criterion benches of the exporter's hot paths, network excluded: decoding one page of 200
 //! cadences, decoding a whole 10,000-cadence collection and building its snapshot, encoding the
-//! cadence part of the exposition, and serving a scrape through the router (`oneshot`, no
-//! socket). Run with `cargo bench --bench hot_paths`; figures are in docs/performance.md.
+//! cadence part of the exposition, serving a scrape through the router (`oneshot`, no socket),
+//! and rendering the status pages of an org of 10,000 cadences. Run with
+//! `cargo bench --bench hot_paths`; figures are in docs/performance.md.
 
 use axum::body::Body;
 use axum::http::Request;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use fake_zoho::generated_cadences;
+use fake_zoho::{generated_cadences, FakeZoho};
 use http_body_util::BodyExt;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tower::ServiceExt;
 use zoho_cadences_exporter::{
-    decode_cadences_page, router, AppState, Cadence, Config, Format, Interner, OrgSnapshot,
-    SharedState, PER_PAGE,
+    decode_cadences_page, router, AppState, Cadence, Config, Format, Interner, Org, OrgSnapshot,
+    SharedState, ZohoLimits, PER_PAGE,
 };
 
 const CADENCES: u64 = 10_000;
@@ -154,5 +155,76 @@ fn scrape(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, collection, encode, scrape);
+/// The status pages of one org of 10,000 cadences with enrollment and analytics results and
+/// an expectation that a fifth of them break: `/` and a page of `/orgs/acme`, in the default
+/// order and sorted by another column. The results come from one collection and one pass of
+/// each kind against the fake Zoho (setup, not measured).
+fn status_page(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let state = runtime.block_on(status_page_state());
+    let app = router(AppState {
+        shared: state,
+        telemetry_path: "/metrics".to_owned(),
+        reload: None,
+        web: None,
+    });
+    let mut group = c.benchmark_group("status_page_10000");
+    for (name, path) in [
+        ("index", "/"),
+        ("org_page_default_order", "/orgs/acme"),
+        (
+            "org_page_sorted_by_enrolled_desc_page_20",
+            "/orgs/acme?sort=enrolled&order=desc&page=20",
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let response = app
+                    .clone()
+                    .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+                    .await
+                    .expect("infallible");
+                assert_eq!(response.status(), 200);
+                let body = response.into_body().collect().await.expect("body");
+                black_box(body.to_bytes().len())
+            })
+        });
+    }
+    group.finish();
+}
+
+/// A state holding one collection of 10,000 cadences with enrolled records for each and
+/// follow-ups executed by each active one.
+async fn status_page_state() -> SharedState {
+    let cadences = generated_cadences(CADENCES);
+    let fake = FakeZoho::start(cadences.clone()).await.expect("fake Zoho");
+    for (n, cadence) in cadences.iter().enumerate() {
+        let id = cadence["id"].as_str().expect("id");
+        fake.set_enrolled(id, n as u64);
+        fake.set_executed(id, "email", 3);
+        fake.set_executed(id, "call", 1);
+    }
+    let yaml = format!(
+        "expectations:\n  - name: all-must-run\n    cadence: \"Cadence *\"\n    active: true\nenrollment:\n  enabled: true\nanalytics:\n  enabled: true\norgs:\n{}",
+        fake.org_yaml("acme")
+    );
+    let config = Config::parse(&yaml).expect("bench config");
+    let state = SharedState::new(&config);
+    let org = Org::wire_all(&config, &state, ZohoLimits::default()).remove(0);
+    org.collect_once().await.expect("collection");
+    let snapshot = state.snapshot("acme").expect("snapshot");
+    let passes = [
+        org.enrollment_pass(&snapshot).await,
+        org.analytics_pass(&snapshot).await,
+    ];
+    for pass in passes {
+        pass.expect("the org runs the pass").expect("pass");
+    }
+    state
+}
+
+criterion_group!(benches, decode, collection, encode, scrape, status_page);
 criterion_main!(benches);

@@ -93,6 +93,9 @@ def thresholds(*steps: tuple[float | None, str]) -> dict:
 
 
 ACTIVE = mapping({"0": ("inactive", "red"), "1": ("active", "green")})
+# A cadence's lifecycle as one number (see cadence_state in cadence()): Zoho's status `draft` is
+# a cadence not yet published, which never ran, apart from one switched off.
+STATE = mapping({"0": ("inactive", "red"), "1": ("active", "green"), "2": ("draft", "blue")})
 UP = mapping({"0": ("failing", "red"), "1": ("up", "green")})
 OK = mapping({"0": ("VIOLATED", "red"), "1": ("as expected", "green")})
 GREEN = thresholds((None, "green"))
@@ -399,12 +402,19 @@ def overview() -> tuple[dict, Board]:
         "How many cadences are switched on, summed over the selected orgs and modules.",
         "A sudden drop means cadences were switched off or deleted: check “Cadences deactivated in range” "
         "and the expectation panels. If it is empty, check “Collecting (per org)” in Exporter health."),
-        [target(f'sum({cadences("active")})', instant=True)]), 4, 4)
+        [target(f'sum({cadences("active")})', instant=True)]), 3, 4)
     b.add(stat("Inactive cadences", describe(
-        "How many cadences exist but are switched off (drafts and cadences someone turned off).",
+        "How many cadences are published but switched off (Zoho's status inactive); drafts are counted "
+        "apart.",
         "A rise means cadences were switched off; open “Cadences deactivated in range” to see which, "
         "and by whom in Zoho CRM (Setup > Cadences)."),
-        [target(f'sum({cadences("inactive")})', instant=True)]), 4, 4)
+        [target(f'sum({cadences("inactive")})', instant=True)]), 3, 4)
+    b.add(stat("Draft cadences", describe(
+        "How many cadences are drafts (Zoho's status draft: not yet published); a draft never runs.",
+        "A draft that should be running: publish and activate it in Zoho CRM (Setup > Cadences); an "
+        "expectation that requires it active pages until then."),
+        [target(f'sum({cadences("draft")})', instant=True)],
+        steps=thresholds((None, "blue"))), 3, 4)
     b.add(stat("Expectation violations", describe(
         "Cadences whose state differs from what a configured expectation requires "
         "(zoho_crm_cadence_expected_active vs zoho_crm_cadence_active). 0 is healthy.",
@@ -427,26 +437,31 @@ def overview() -> tuple[dict, Board]:
         "How many times a cadence went from on to off in the selected time range, counted from "
         "Prometheus' own history of zoho_crm_cadence_active (so exporter restarts do not hide them).",
         "Above 0 when nobody meant to switch anything off: open “Cadences deactivated in range”."),
-        [target(f"sum({deactivated}) or vector(0)", instant=True)], steps=thresholds((None, "green"), (1, "orange"))), 4, 4)
+        [target(f"sum({deactivated}) or vector(0)", instant=True)], steps=thresholds((None, "green"), (1, "orange"))), 3, 4)
 
     b.add(timeseries("Cadences by module and status", describe(
-        "Active and inactive cadences per module over time.",
+        "Active, inactive and draft cadences per module over time (and any other status Zoho reports).",
         "Steps down in an active line are deactivations or deletions; gaps mean the exporter was not "
         "scraped or the org failed to collect (see Exporter health)."),
         [target(f'sum by (module, status) ({sel("zoho_crm_cadences", module=True)})', "{{module}} {{status}}")],
-        stepped=True), 12, 8)
+        stepped=True), 9, 8)
     b.add(stat("Active cadences per module", describe(
         "Switched-on cadences in each module right now.",
         "A module you expect is missing: it has no cadences, or the OAuth scope lacks it; compare with "
         "Zoho CRM Setup > Cadences."),
         [target(f'sum by (module) ({cadences("active")})', "{{module}}",
-                instant=True)]), 6, 8)
+                instant=True)]), 5, 8)
     b.add(stat("Inactive cadences per module", describe(
         "Switched-off cadences in each module right now.",
         "An unexpected number here: Zoho CRM (Setup > Cadences) shows which ones are off; add an expectation "
         "for every cadence that must run, so that the exporter pages when it stops."),
         [target(f'sum by (module) ({cadences("inactive")})', "{{module}}",
-                instant=True)]), 6, 8)
+                instant=True)]), 5, 8)
+    b.add(stat("Draft cadences per module", describe(
+        "Cadences not yet published (drafts) in each module right now.",
+        "A draft that should be running: publish and activate it in Zoho CRM (Setup > Cadences)."),
+        [target(f'sum by (module) ({cadences("draft")})', "{{module}}",
+                instant=True)], steps=thresholds((None, "blue"))), 5, 8)
 
     b.add(bargauge("Follow-ups by channel", describe(
         "Configured follow-up steps of all cadences by channel (email, call, task, WhatsApp).",
@@ -588,7 +603,7 @@ def overview() -> tuple[dict, Board]:
         "limits); raise the timeout or the interval."),
         [target(sel("zoho_crm_collection_duration_seconds"), "{{org}}")], unit="s"), 8, 8)
     b.add(timeseries("Collections and failures", describe(
-        "Collections started and failed per org (increase of zoho_crm_collections_total and "
+        "Collections ended (successful or not) and failed per org (increase of zoho_crm_collections_total and "
         "zoho_crm_collection_failures_total).",
         "Failures above 0: see “API errors by code” and the exporter's log; ZohoCadenceCollectionFailing "
         "pages when they persist."),
@@ -645,6 +660,12 @@ def overview() -> tuple[dict, Board]:
 
 def cadence() -> tuple[dict, Board]:
     b = Board()
+    # The cadence's lifecycle as one number for STATE: zoho_crm_cadence_active (1 active, 0 not),
+    # plus 2 when zoho_crm_cadence_info says Zoho's status is draft.
+    drafts = cad("zoho_crm_cadence_info", 'status="draft"')
+    draft = (f"2 * count by (job, instance, org, id) ({drafts})"
+             f" or 0 * count by (job, instance, org, id) ({cad('zoho_crm_cadence_info')})")
+    cadence_state = f"{cad('zoho_crm_cadence_active')} + on (job, instance, org, id) ({draft})"
     b.section("Cadence")
     b.add(table("Cadence", describe(
         "The selected cadence as Zoho describes it: name, id, org, module, enrollment type, custom view, "
@@ -654,11 +675,12 @@ def cadence() -> tuple[dict, Board]:
         [target(cad("zoho_crm_cadence_info"))], columns=["Value"], hide=["Value"], link_cadence=False), 24, 4)
 
     b.add(stat("State", describe(
-        "Whether the cadence is switched on now (zoho_crm_cadence_active).",
+        "Whether the cadence is switched on now (zoho_crm_cadence_active): active, inactive, or draft "
+        "when Zoho's status says it was never published (status of zoho_crm_cadence_info).",
         "inactive when it should run: switch it on in Zoho CRM (Setup > Cadences) and check its end date "
-        "and custom view; add an expectation so it pages next time."),
-        [target(cad("zoho_crm_cadence_active"), instant=True)], mappings=ACTIVE,
-        steps=thresholds((None, "red"), (1, "green")), no_value="not found"), 4, 4)
+        "and custom view; add an expectation so it pages next time. draft: publish it first."),
+        [target(cadence_state, instant=True)], mappings=STATE,
+        steps=thresholds((None, "red"), (1, "green"), (2, "blue")), no_value="not found"), 4, 4)
     b.add(stat("Expected state", describe(
         "The state a configured expectation requires (zoho_crm_cadence_expected_active); “no "
         "expectation” when none matches this cadence.",

@@ -51,6 +51,7 @@ pub use web::accept::{serve as serve_connections, Limits as ConnectionLimits};
 pub use web::config::WebConfigError;
 pub use web::reload::WebConfig;
 pub use web::routes::{router, AppState};
+pub use web::status_page::PAGE_SIZE;
 pub use zoho::cadences::{decode_cadences_page, CadencesPage, PER_PAGE};
 pub use zoho::client::Limits as ZohoLimits;
 pub use zoho::error::ZohoError;

@@ -26,6 +26,10 @@ async fn sample_answer_is_exported_exactly() {
             1.0,
         ),
         (
+            format!(r#"zoho_crm_cadences{{{org},module="Contacts",status="draft"}}"#),
+            0.0,
+        ),
+        (
             format!(r#"zoho_crm_follow_ups{{{org},module="Contacts",channel="email"}}"#),
             2.0,
         ),
@@ -71,13 +75,13 @@ async fn sample_answer_is_exported_exactly() {
         ),
         (
             format!(
-                r#"zoho_crm_cadence_info{{{org},id="3652397000017949001",name="CadenceTest1",module="Contacts",enrollment="Custom view",custom_view="All Contacts",created_by="Patricia Boyle",modified_by="Patricia Boyle"}}"#
+                r#"zoho_crm_cadence_info{{{org},id="3652397000017949001",name="CadenceTest1",module="Contacts",status="active",enrollment="Custom view",custom_view="All Contacts",created_by="Patricia Boyle",modified_by="Patricia Boyle"}}"#
             ),
             1.0,
         ),
         (
             format!(
-                r#"zoho_crm_cadence_info{{{org},id="3652397000017985012",name="test 2",module="Contacts",enrollment="Manual enrollment",custom_view="",created_by="Patricia Boyle",modified_by="Patricia Boyle"}}"#
+                r#"zoho_crm_cadence_info{{{org},id="3652397000017985012",name="test 2",module="Contacts",status="inactive",enrollment="Manual enrollment",custom_view="",created_by="Patricia Boyle",modified_by="Patricia Boyle"}}"#
             ),
             1.0,
         ),
@@ -140,9 +144,18 @@ async fn paging_1234_cadences_takes_7_pages_and_one_token_across_collections() {
     let text = scrape(&state);
     assert_eq!(count_series(&text, "zoho_crm_cadence_active"), 1_234);
     assert_eq!(sum(&text, "zoho_crm_cadences", &[]), 1_234.0);
+    // Every fifth is not active: inactive (n % 10 == 4) or a draft (n % 10 == 9).
     assert_eq!(
         sum(&text, "zoho_crm_cadences", &[r#"status="inactive""#]),
-        (1_234 / 5) as f64
+        123.0
+    );
+    assert_eq!(
+        sum(&text, "zoho_crm_cadences", &[r#"status="draft""#]),
+        123.0
+    );
+    assert_eq!(
+        sum(&text, "zoho_crm_cadences", &[r#"status="active""#]),
+        (1_234 - 1_234 / 5) as f64
     );
     assert_eq!(
         value(

@@ -209,11 +209,13 @@ async fn answers_for_deleted_cadences_are_dropped() {
     );
     assert_eq!(
         value(&text, &api_error("records_count", "INVALID_DATA")),
-        Some(1.0)
+        Some(2.0),
+        "the refused id of each answer, under Zoho's code"
     );
     assert_eq!(
         value(&text, &api_error("records_count", "http_400")),
-        Some(1.0)
+        None,
+        "the 400 answer listing per-item errors is an answer, not a failed request"
     );
     assert_eq!(value(&text, &cadence_series(ENROLLED, &first)), None);
     assert_eq!(value(&text, &cadence_series(ENROLLED, &last)), None);
@@ -234,22 +236,14 @@ async fn answers_for_deleted_cadences_are_dropped() {
 }
 
 #[tokio::test]
-async fn a_pass_with_every_id_refused_keeps_the_last_result() {
+async fn a_pass_with_every_id_refused_leaves_them_out_and_failures_keep_the_last_result() {
     let cadences = generated_cadences(3);
     let (fake, state, collector) = setup(cadences.clone(), "").await;
     fake.set_enrolled(&id(&cadences[0]), 42);
     collect_and_count(&collector, &state).await;
-    fake.set_cadences(Vec::new());
     let snapshot = state.snapshot("org0").unwrap();
-    enrollment_pass(&collector, &snapshot).await.unwrap_err();
-    let text = scrape(&state);
-    assert_eq!(
-        value(&text, &cadence_series(ENROLLED, &cadences[0])),
-        Some(42.0)
-    );
-    assert_eq!(count_series(&text, ENROLLED), 3);
 
-    // Other failures keep it too: a request-level error, and an answer that does not decode.
+    // Request-level errors and an answer that does not decode keep the last result.
     for fault in [
         Fault::Status {
             status: 403,
@@ -258,7 +252,6 @@ async fn a_pass_with_every_id_refused_keeps_the_last_result() {
         },
         Fault::Malformed,
     ] {
-        fake.set_cadences(cadences.clone());
         fake.push_fault(Route::RecordsCount, fault);
         enrollment_pass(&collector, &snapshot).await.unwrap_err();
         assert_eq!(
@@ -274,6 +267,20 @@ async fn a_pass_with_every_id_refused_keeps_the_last_result() {
     assert_eq!(
         value(&text, &api_error("records_count", "decode")),
         Some(1.0)
+    );
+    assert_eq!(count_series(&text, ENROLLED), 3);
+
+    // Every id unknown to Zoho (all deleted since the collection): the 400 answer lists an
+    // error per id; a normal answer, so the pass succeeds and leaves them all out.
+    fake.set_cadences(Vec::new());
+    enrollment_pass(&collector, &snapshot)
+        .await
+        .expect("the per-item 400 answer is an answer");
+    let text = scrape(&state);
+    assert_eq!(count_series(&text, ENROLLED), 0);
+    assert_eq!(
+        value(&text, &api_error("records_count", "INVALID_DATA")),
+        Some(3.0)
     );
     assert_eq!(
         value(&text, UP),
@@ -529,8 +536,8 @@ async fn v7_orgs_skip_enrollment_and_analytics() {
 /// Needs the demo, which builds without the `demo` feature leave out.
 #[cfg(feature = "demo")]
 #[tokio::test]
-async fn the_demo_shows_an_idle_and_a_stalled_cadence() {
-    use fake_zoho::demo::{IDLE_NAME, STALLED_NAME};
+async fn the_demo_shows_an_idle_a_stalled_and_a_draft_cadence() {
+    use fake_zoho::demo::{DRAFT_NAME, IDLE_NAME, STALLED_NAME};
     let (_fake, config) = zoho_cadences_exporter::start_demo().await.unwrap();
     let (state, collectors) = collectors(&config);
     let collector = &collectors[0];
@@ -557,6 +564,15 @@ async fn the_demo_shows_an_idle_and_a_stalled_cadence() {
     assert!(count_series_with(&text, EXECUTED, &format!(r#"name="{STALLED_NAME}""#)) > 0);
     assert!(of(EXECUTED, "Onboarding Welcome") > 0.0);
     assert!(sum(&text, "zoho_crm_enrolled_records", &[]) > 1_000.0);
+    let draft = format!(r#"name="{DRAFT_NAME}""#);
+    assert_eq!(
+        count_series_with(&text, "zoho_crm_cadence_info", r#"status="draft""#),
+        1
+    );
+    assert_eq!(count_series_with(&text, "zoho_crm_cadence_info", &draft), 1);
+    assert_eq!(sum(&text, "zoho_crm_cadence_active", &[&draft]), 0.0);
+    assert_eq!(sum(&text, "zoho_crm_cadences", &[r#"status="draft""#]), 1.0);
+    assert_eq!(value(&text, r#"zoho_crm_up{org="demo"}"#), Some(1.0));
     promtool_check_metrics(&text);
 }
 
@@ -577,4 +593,266 @@ async fn the_status_page_total_covers_the_cadences_of_the_current_snapshot() {
     fake.set_cadences(cadences[..2].to_vec());
     collector.collect_once().await.unwrap();
     assert_eq!(enrolled_records(), Some(10 + 20));
+}
+
+// ---------------------------------------------------------------------------------------------
+// records_count as Zoho's specification has it
+
+/// The cadences the specification's records_count examples name, in the fake's shape.
+fn records_count_example_cadences() -> Vec<serde_json::Value> {
+    [
+        ("111112000000092007", "cadence"),
+        ("111112000000092270", "darft cadence"),
+        ("111112000000094004", "publish cadence"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (id, name))| {
+        let mut c = cadence(n as u64, name, "Leads", true);
+        c["id"] = serde_json::json!(id);
+        c
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn the_records_count_examples_are_exported_as_they_state() {
+    let cadences = records_count_example_cadences();
+    let (fake, state, collector) = setup(cadences.clone(), "").await;
+    collector.collect_once().await.unwrap();
+    let snapshot = state.snapshot("org0").unwrap();
+    let pass = |file: &str, status: u16| {
+        fake.push_fault(
+            Route::RecordsCount,
+            Fault::Answer {
+                status,
+                body: spec(&format!("listCadencesRecordsCount/{file}")),
+            },
+        );
+        enrollment_pass(&collector, &snapshot)
+    };
+    let enrolled = |text: &str, n: usize| value(text, &cadence_series(ENROLLED, &cadences[n]));
+
+    pass("response-200-success200.json", 200).await.unwrap();
+    let text = scrape(&state);
+    assert_eq!(
+        [0, 1, 2].map(|n| enrolled(&text, n)),
+        [Some(5.0), Some(0.0), Some(1.0)]
+    );
+    assert_eq!(value(&text, &module_sum("Leads")), Some(6.0));
+
+    pass("response-207-success207.json", 207).await.unwrap();
+    let text = scrape(&state);
+    assert_eq!(
+        [0, 1, 2].map(|n| enrolled(&text, n)),
+        [Some(5.0), None, None],
+        "only what the answer states"
+    );
+    assert_eq!(
+        value(&text, &api_error("records_count", "INVALID_DATA")),
+        Some(1.0)
+    );
+
+    pass("response-400-invaliddataresponse1.json", 400)
+        .await
+        .expect("every item an error is still an answer");
+    let text = scrape(&state);
+    assert_eq!(count_series(&text, ENROLLED), 0);
+    assert_eq!(
+        value(&text, &api_error("records_count", "INVALID_DATA")),
+        Some(3.0),
+        "each item under Zoho's code"
+    );
+    assert_eq!(value(&text, &api_error("records_count", "http_400")), None);
+
+    fake.set_enrolled(&id(&cadences[0]), 9);
+    enrollment_pass(&collector, &snapshot).await.unwrap();
+    pass("response-403-nopermissionresponse1.json", 403)
+        .await
+        .unwrap_err();
+    let text = scrape(&state);
+    assert_eq!(
+        value(&text, &api_error("records_count", "NO_PERMISSION")),
+        Some(1.0)
+    );
+    assert_eq!(enrolled(&text, 0), Some(9.0), "the last result stays");
+    assert_eq!(
+        value(&text, &api_requests("records_count", "403")),
+        Some(1.0),
+        "a configuration problem is not retried"
+    );
+}
+
+#[tokio::test]
+async fn ids_are_joined_by_commas_in_batches_within_2000_characters() {
+    // 150-character ids: 13 of them and their commas make 1,962 characters, 14 too many. One id
+    // holds a comma, which must not split it; encoded it takes 8 characters, and fits.
+    let mut cadences: Vec<serde_json::Value> = (0..40)
+        .map(|n| {
+            let mut c = cadence(n, &format!("Long {n}"), "Leads", true);
+            c["id"] = serde_json::json!(format!("{n:0>150}"));
+            c
+        })
+        .collect();
+    cadences[39]["id"] = serde_json::json!("odd,id");
+    let (fake, state, collector) = setup(cadences.clone(), "").await;
+    for (n, c) in cadences.iter().enumerate() {
+        fake.set_enrolled(&id(c), n as u64 + 1);
+    }
+    collect_and_count(&collector, &state).await;
+
+    let raw = fake.records_count_raw_ids();
+    let requests = fake.records_count_requests();
+    assert_eq!(raw.len(), 3, "{} calls", raw.len());
+    for (value, ids) in raw.iter().zip(&requests) {
+        assert!(value.len() <= 2_000, "{} characters", value.len());
+        assert!(ids.len() <= 100);
+        assert!(
+            !value.contains("%2C") || value.contains("odd%2Cid"),
+            "{value}"
+        );
+        assert_eq!(value.matches(',').count(), ids.len() - 1, "{value}");
+    }
+    assert_eq!(
+        requests.iter().map(Vec::len).collect::<Vec<_>>(),
+        [13, 13, 14]
+    );
+    assert!(raw[2].ends_with(",odd%2Cid"), "{}", raw[2]);
+    let text = scrape(&state);
+    assert_eq!(count_series(&text, ENROLLED), 40, "every id counted");
+    assert_eq!(
+        value(&text, &cadence_series(ENROLLED, &cadences[39])),
+        Some(40.0)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// analytics as Zoho's specification has it
+
+#[tokio::test]
+async fn the_analytics_examples_are_exported_as_they_state() {
+    // The example's cadence ("publish cadence"), and a second one the examples do not know.
+    let mut published = cadence(1, "publish cadence", "Leads", true);
+    published["id"] = serde_json::json!("111112000000094004");
+    let other = cadence(2, "Other", "Leads", true);
+    let cadences = vec![published.clone(), other.clone()];
+    let (fake, state, collector) = setup(
+        cadences,
+        "analytics: {enabled: true, interval: 1h, window: 1d}",
+    )
+    .await;
+    fake.set_executed(&id(&other), "email", 6);
+    collector.collect_once().await.unwrap();
+    let snapshot = state.snapshot("org0").unwrap();
+    let executed = |text: &str, c: &serde_json::Value, channel: &str| {
+        value(
+            text,
+            &format!(
+                r#"{EXECUTED}{{org="org0",id="{}",name="{}",module="Leads",channel="{channel}"}}"#,
+                id(c),
+                c["name"].as_str().unwrap()
+            ),
+        )
+    };
+    // Cadences are asked about in snapshot order: "Other" sorts before "publish cadence".
+    let answer = |file: &str, status: u16| Fault::Answer {
+        status,
+        body: spec(&format!("getCadenceAnalytics/{file}")),
+    };
+    let ok = || Fault::Delay(Duration::ZERO);
+
+    fake.push_fault(Route::Analytics, ok());
+    fake.push_fault(
+        Route::Analytics,
+        answer("response-200-success200.json", 200),
+    );
+    analytics_pass(&collector, &snapshot).await.unwrap();
+    let text = scrape(&state);
+    for (channel, n) in [
+        ("task", 1.0),
+        ("call", 1.0),
+        ("email", 0.0),
+        ("whatsapp", 0.0),
+    ] {
+        assert_eq!(executed(&text, &published, channel), Some(n), "{channel}");
+    }
+    assert_eq!(executed(&text, &other, "email"), Some(6.0));
+
+    // Zoho no longer knows the example's cadence: left out, counted by its code, the pass goes on.
+    fake.push_fault(Route::Analytics, ok());
+    fake.push_fault(
+        Route::Analytics,
+        answer("response-400-invalidcadenceid.json", 400),
+    );
+    analytics_pass(&collector, &snapshot).await.unwrap();
+    let text = scrape(&state);
+    assert_eq!(executed(&text, &published, "task"), None);
+    assert_eq!(executed(&text, &other, "email"), Some(6.0));
+    assert_eq!(
+        value(&text, &api_error("analytics", "INVALID_DATA")),
+        Some(1.0)
+    );
+
+    // Every other example is about the request: the pass fails, counted by code, and the last
+    // result stays.
+    let mut failures: BTreeMap<String, f64> = BTreeMap::new();
+    for (file, code) in [
+        ("response-400-invaliddataresponse1.json", "INVALID_DATA"),
+        ("response-400-invaliddatatype.json", "INVALID_DATA"),
+        (
+            "response-400-mandatorynotfoundresponse1.json",
+            "DEPENDENT_PARAM_MISSING",
+        ),
+        (
+            "response-400-mandatorynotfoundresponse2.json",
+            "DEPENDENT_PARAM_MISSING",
+        ),
+        (
+            "response-400-filtersmandatorynotfound.json",
+            "MANDATORY_NOT_FOUND",
+        ),
+        (
+            "response-400-filterscomparatormissing.json",
+            "DEPENDENT_FIELD_MISSING",
+        ),
+        (
+            "response-400-filtersvaluemissing.json",
+            "DEPENDENT_FIELD_MISSING",
+        ),
+        (
+            "response-400-filtersfieldmissing.json",
+            "EXPECTED_FIELD_MISSING",
+        ),
+        (
+            "response-400-filtersapinameinvaliddatatype.json",
+            "INVALID_DATA",
+        ),
+        (
+            "response-400-filtersvaluenotsupported.json",
+            "DEPENDENT_MISMATCH",
+        ),
+        (
+            "response-400-comparatornotsupported.json",
+            "DEPENDENT_MISMATCH",
+        ),
+        ("response-403-nopermissionresponse1.json", "NO_PERMISSION"),
+    ] {
+        let status = file[9..12].parse().unwrap();
+        fake.push_fault(Route::Analytics, answer(file, status));
+        analytics_pass(&collector, &snapshot).await.unwrap_err();
+        *failures.entry(code.to_owned()).or_default() += 1.0;
+        let text = scrape(&state);
+        assert_eq!(executed(&text, &other, "email"), Some(6.0), "{file}");
+    }
+    let text = scrape(&state);
+    failures
+        .entry("INVALID_DATA".to_owned())
+        .and_modify(|n| *n += 1.0);
+    for (code, n) in failures {
+        assert_eq!(
+            value(&text, &api_error("analytics", &code)),
+            Some(n),
+            "{code}"
+        );
+    }
 }

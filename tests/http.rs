@@ -7,9 +7,10 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
-use fake_zoho::{sample_cadences, FakeZoho};
+use fake_zoho::{generated_cadences, sample_cadences, FakeZoho, Fault, Route};
 use http_body_util::BodyExt;
 use std::io::Read;
+use std::time::Duration;
 use tower::ServiceExt;
 use zoho_cadences_exporter::{router, AppState, Format, Org, SharedState};
 
@@ -140,6 +141,67 @@ async fn ready_after_every_org_attempted_once() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn ready_at_the_first_scrape_that_counts_a_collection() {
+    for (first_answer, succeeds) in [
+        (Fault::Delay(Duration::from_millis(300)), true),
+        (
+            Fault::Status {
+                status: 403,
+                code: "NO_PERMISSION".into(),
+                retry_after: None,
+            },
+            false,
+        ),
+    ] {
+        let fake = FakeZoho::start(generated_cadences(3)).await.unwrap();
+        // The token request is slow, so that scrapes run while the collection is in flight.
+        fake.push_fault(Route::Token, Fault::Delay(Duration::from_millis(300)));
+        fake.push_fault(Route::Cadences, first_answer);
+        let config = config_for(&[&fake], "");
+        let (state, mut collectors) = collectors(&config);
+        let collector = collectors.remove(0);
+        let collection = tokio::spawn(async move { collector.collect_once().await });
+        let mut scrapes_before = 0;
+        loop {
+            let text = String::from_utf8(get(&state, "/metrics", &[]).await.2).unwrap();
+            let ready = get(&state, "/-/ready", &[]).await.0;
+            let collections = value(&text, r#"zoho_crm_collections_total{org="org0"}"#);
+            let failures = value(&text, r#"zoho_crm_collection_failures_total{org="org0"}"#);
+            if collections == Some(0.0) {
+                assert_eq!(failures, Some(0.0), "{text}");
+                scrapes_before += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                continue;
+            }
+            assert_eq!(collections, Some(1.0), "{text}");
+            assert_eq!(ready, StatusCode::OK, "ready when the count shows");
+            // The same scrape shows the rest of that collection's outcome.
+            let up = value(&text, r#"zoho_crm_up{org="org0"}"#);
+            if succeeds {
+                assert_eq!((up, failures), (Some(1.0), Some(0.0)), "{text}");
+                assert_eq!(count_series(&text, "zoho_crm_cadence_active"), 3);
+                assert_eq!(
+                    count_series(&text, "zoho_crm_last_success_timestamp_seconds"),
+                    1
+                );
+            } else {
+                assert_eq!((up, failures), (Some(0.0), Some(1.0)), "{text}");
+                assert_eq!(
+                    count_series(&text, "zoho_crm_last_success_timestamp_seconds"),
+                    0
+                );
+            }
+            break;
+        }
+        assert_eq!(collection.await.unwrap().is_ok(), succeeds);
+        assert!(
+            scrapes_before > 0,
+            "scrapes ran while the collection was in flight"
+        );
+    }
+}
+
 #[tokio::test]
 async fn status_page_shows_each_org() {
     let (_fakes, state, collectors) = healthy_and_revoked_orgs().await;
@@ -154,17 +216,17 @@ async fn status_page_shows_each_org() {
         .contains("default-src 'none'"));
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let html = String::from_utf8(body).unwrap();
-    assert!(html.contains(r#"<a href="./metrics">"#), "{html}");
+    assert!(html.contains(r#"<a href="./metrics">"#), "relative: {html}");
     assert!(
-        html.contains(r#"<td>org0</td><td class="up">up</td>"#),
+        html.contains(r#"<a href="orgs/org0">org0</a></td><td class="state up">up</td>"#),
         "{html}"
     );
     assert!(
-        html.contains("<td>2</td><td>1</td><td>1</td><td>&ndash;</td>"),
-        "cadences, active, inactive, no enrollment pass: {html}"
+        html.contains(r#"<td class="n">1</td><td class="n">1</td><td class="n">0</td><td class="n"><span class="muted">–</span></td>"#),
+        "active, inactive, draft, no enrollment pass: {html}"
     );
     assert!(
-        html.contains(r#"<td>org1</td><td class="down">down</td><td>never</td>"#),
+        html.contains(r#"<a href="orgs/org1">org1</a></td><td class="state down">down</td><td><span class="muted">never</span></td>"#),
         "{html}"
     );
     assert!(

@@ -322,3 +322,68 @@ async fn a_lasting_failure_is_logged_once() {
         .any(|l| l.contains("level=debug") && l.contains("collection failed again")));
     assert_eq!(fake.calls(Route::Token), 1, "backed off after the refusal");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_cadence_field_is_logged_once_while_it_stays() {
+    let mut cadences = generated_cadences(3);
+    let good = cadences.clone();
+    cadences[1]["summary"]["email_follow_up_count"] = serde_json::json!({"n": 2});
+    cadences[2].as_object_mut().unwrap().remove("id");
+    let odd_id = cadences[1]["id"].as_str().unwrap().to_owned();
+    let fake = FakeZoho::start(cadences.clone()).await.unwrap();
+    let dir = temp_dir("unreadable");
+    let path = write_config(
+        dir.path(),
+        &format!("interval: 1s\norgs:\n{}", fake.org_yaml("acme")),
+    );
+    let exporter = Exporter::start(&path);
+    let invalid =
+        r#"zoho_crm_api_errors_total{org="acme",endpoint="cadences",error="invalid_cadence"}"#;
+    let text = exporter
+        .wait_for("three collections with two odd cadences each", |t| {
+            value(t, invalid).unwrap_or(0.0) >= 6.0
+        })
+        .await;
+    assert_eq!(value(&text, r#"zoho_crm_up{org="acme"}"#), Some(1.0));
+    assert_eq!(count_series(&text, "zoho_crm_cadence_active"), 2);
+    let warnings = |text: &str| {
+        let log = exporter.log.lock().unwrap().clone();
+        log.into_iter()
+            .filter(|l| l.contains("level=warn") && l.contains(text))
+            .collect::<Vec<_>>()
+    };
+    let unreadable = warnings("cadence field unreadable");
+    assert_eq!(unreadable.len(), 1, "{unreadable:#?}");
+    for part in [
+        format!("id={odd_id}"),
+        "field=summary.email_follow_up_count".to_owned(),
+        "found=object".to_owned(),
+    ] {
+        assert!(unreadable[0].contains(&part), "{part}: {}", unreadable[0]);
+    }
+    let skipped = warnings("cadence without a usable id skipped");
+    assert_eq!(skipped.len(), 1, "{skipped:#?}");
+    assert!(skipped[0].contains("field=id") && skipped[0].contains("found=absent"));
+    assert!(exporter
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("level=debug") && l.contains("cadence field still unreadable")));
+
+    // Fixed (a complete collection sees all three), then broken again: logged again.
+    fake.set_cadences(good);
+    exporter
+        .wait_for("a collection without odd cadences", |t| {
+            count_series(t, "zoho_crm_cadence_active") == 3
+        })
+        .await;
+    fake.set_cadences(cadences);
+    exporter
+        .wait_for("the odd cadences again", |t| {
+            count_series(t, "zoho_crm_cadence_active") == 2
+        })
+        .await;
+    assert_eq!(warnings("cadence field unreadable").len(), 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}

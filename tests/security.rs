@@ -286,8 +286,15 @@ async fn basic_auth_none_wrong_and_right() {
     let served = Served::start(Some(&web), Limits::default()).await;
     let http = http_client();
 
-    // No credentials, on every route: the 404 fallback and the status page included.
-    for path in ["/metrics", "/", "/-/healthy", "/-/ready", "/no-such-page"] {
+    // No credentials, on every route: the 404 fallback and the status pages included.
+    for path in [
+        "/metrics",
+        "/",
+        "/orgs/acme",
+        "/-/healthy",
+        "/-/ready",
+        "/no-such-page",
+    ] {
         let response = http.get(served.url("http", path)).send().await.unwrap();
         assert_eq!(response.status(), 401, "{path}");
         assert_eq!(response.headers()["www-authenticate"], "Basic", "{path}");
@@ -1071,8 +1078,8 @@ at once"#
     found.sort();
     assert_eq!(found, expected);
 
-    // The status page: the org name (and anything else) as text, never as markup. Cadence
-    // names are not shown there at all, only counts.
+    // The status pages: the org name, the cadence names (and anything else) as text, never as
+    // markup.
     let page = http
         .get(served.url("http", "/"))
         .send()
@@ -1087,9 +1094,20 @@ at once"#
         "{page}"
     );
     assert!(
-        page.contains(&format!("<td>{}</td>", names.len())),
+        page.contains(&format!(r#"<td class="n">{}</td>"#, names.len())),
         "{page}"
     );
+    let org_page = http
+        .get(served.url("http", "/orgs/%3Cscript%3Ealert%281%29%3C%2Fscript%3E"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!org_page.contains("<script"), "{org_page}");
+    assert!(org_page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(org_page.contains("say &quot;hello&quot;"), "{org_page}");
     served.shutdown().await;
 }
 

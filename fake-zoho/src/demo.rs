@@ -1,7 +1,9 @@
 //! The demo org's data: Zoho's two sample cadences plus generated ones across Leads, Contacts,
-//! Deals and Vendors (some inactive, one with WhatsApp steps, one with an end date, some stale),
-//! and one cadence that is switched off and on again every few minutes ([`FLAPPING_NAME`]), so
-//! that the exporter's demo expectation on it makes alerts fire and resolve.
+//! Deals and Vendors (some inactive, one a draft not yet published ([`DRAFT_NAME`]), one with
+//! WhatsApp steps, one with an end date, some stale), and one cadence ([`FLAPPING_NAME`]) that is
+//! switched off within the first minute ([`FLAPPING_FIRST_OFF`]) and then on and off again every
+//! [`FLAPPING_PERIOD`], which the exporter's demo expectation requires to be active: the status
+//! page lists it at once, and alerts fire and resolve.
 //!
 //! Enrolled counts swing gently over time; [`IDLE_NAME`] is active with nobody enrolled and
 //! [`STALLED_NAME`] has records enrolled but executed no follow-ups in the window, so both
@@ -18,8 +20,14 @@ pub const FLAPPING_ID: &str = "3652397000099990001";
 /// `for: 10m` and `keep_firing_for: 10m`, so that with the shipped rules
 /// `ZohoCadenceUnexpectedlyInactive` goes pending, fires, and resolves in each cycle.
 pub const FLAPPING_PERIOD: Duration = Duration::from_secs(12 * 60);
+/// When the flapping cadence is first switched off: after the demo's first collections have
+/// seen it active (so the switch is a deactivation), and within the first minute, so that a
+/// newcomer watching the status page sees it.
+pub const FLAPPING_FIRST_OFF: Duration = Duration::from_secs(40);
 /// An active demo cadence nobody is enrolled in.
 pub const IDLE_NAME: &str = "Upsell Quarterly";
+/// A demo cadence that is a draft (Zoho's status `draft`: not yet published).
+pub const DRAFT_NAME: &str = "Partner Referral Program";
 /// An active demo cadence with records enrolled whose follow-ups stopped going out.
 pub const STALLED_NAME: &str = "Cold Outreach EMEA";
 /// How long the enrolled counts take for one swing.
@@ -59,6 +67,7 @@ pub fn demo_cadences() -> Vec<Value> {
     for (n, (name, module, active)) in named.into_iter().enumerate() {
         cadences.push(crate::cadence(n as u64 + 1, name, module, active));
     }
+    cadences.push(crate::draft(named.len() as u64 + 1, DRAFT_NAME, "Leads"));
     // WhatsApp steps, as newer editions add.
     if let Some(c) = cadences
         .iter_mut()
@@ -85,7 +94,7 @@ pub fn demo_cadences() -> Vec<Value> {
 pub async fn start() -> std::io::Result<FakeZoho> {
     let cadences = demo_cadences();
     let fake = FakeZoho::start(cadences.clone()).await?;
-    fake.set_flapping(FLAPPING_ID, FLAPPING_PERIOD);
+    fake.set_flapping(FLAPPING_ID, FLAPPING_PERIOD, FLAPPING_FIRST_OFF);
     fake.set_rate_limit_headers(true);
     seed_activity(&fake, &cadences);
     Ok(fake)

@@ -7,24 +7,30 @@
 //! no fake credentials, no fault injection. It speaks to the exporter only through HTTP and JSON,
 //! and depends on nothing of the exporter's.
 //!
-//! What it reproduces: OAuth refresh with errors as HTTP 200 `{"error": ...}`; tokens that expire
-//! and are checked on every call (401 `INVALID_TOKEN`); paging with `page`/`per_page` and
-//! `more_records`; 204 with an empty body when there is nothing; error bodies of the shape
-//! `{"code", "details", "message", "status": "error"}`; cadences with string `status`, bare
-//! numeric `custom_view.id` beyond 2^53 and `-0700` offsets. Faults are queued per route and
-//! each applies to one request.
+//! Zoho's OpenAPI specification (zoho/crm-oas, `v8.0/cadences/`) is the source of truth for the
+//! CRM endpoints; where it is silent, the fake follows `api-notes.md` or invents, and says so
+//! where it does. The cadences list answers the specification's shape: `{"cadences", "info":
+//! {"per_page", "count", "page", "more_records"}}`, 204 with an empty body when there is nothing,
+//! cadences with `status` `active`, `inactive` or `draft` ([`draft`]), every documented
+//! `execute_every` period with and without `unit`, and ids as strings or numbers (bare numeric
+//! `custom_view.id` beyond 2^53 and `-0700` offsets are quirks of real answers). Error bodies
+//! have the specification's shape `{"code", "details", "message", "status": "error"}`.
 //!
-//! The v8-only read endpoints of issue 8 follow Zoho's OpenAPI specification (zoho/crm-oas,
-//! `v8.0/cadences/`): `records_count` takes at most 100 ids (2,000 characters) and answers 200
-//! when it knows every id, 207 with per-item `INVALID_DATA` errors when it knows some, and 400
-//! with the same per-item list when it knows none; `analytics` wants `follow_ups_executed_from`
-//! and `_till` together (400 `DEPENDENT_PARAM_MISSING` otherwise) as ISO 8601 date-times, and
-//! answers its documented shape. Both answer v7 paths with 404 `INVALID_URL_PATTERN`. What Zoho
-//! answers for analytics of an unknown cadence is not documented; the fake says 400
-//! `INVALID_DATA` with the id, as `records_count` does.
+//! From `api-notes.md`, not the specification: OAuth refresh with errors as HTTP 200
+//! `{"error": ...}`; tokens that expire and are checked on every call (401 `INVALID_TOKEN`); the
+//! `X-RATELIMIT-*` headers; 404 `INVALID_URL_PATTERN` for v7 paths of the v8-only endpoints.
+//! Faults are queued per route and each applies to one request; their bodies are the fake's.
+//!
+//! The v8-only read endpoints follow the specification too: `records_count` takes at most 100
+//! ids (2,000 characters) joined by commas and answers 200 when it knows every id, 207 with
+//! per-item `INVALID_DATA` errors when it knows some, and 400 with the same per-item list when it
+//! knows none; `analytics` wants `follow_ups_executed_from` and `_till` together (400
+//! `DEPENDENT_PARAM_MISSING` otherwise) as ISO 8601 date-times, answers its documented shape, and
+//! for an unknown cadence id the documented 400 `INVALID_DATA` with
+//! `details.resource_path_index`.
 
 use axum::body::Body;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -81,6 +87,9 @@ pub enum Fault {
     /// `records_count` only: these ids get a per-item error with `code` (a 207 when other ids
     /// of the call are answered, a 400 when none is).
     ItemErrors { ids: Vec<String>, code: String },
+    /// Exactly this answer: an HTTP status and a JSON body, such as an example answer of Zoho's
+    /// specification.
+    Answer { status: u16, body: Value },
 }
 
 /// One `analytics` request as received.
@@ -116,16 +125,23 @@ struct Data {
     executed: HashMap<String, BTreeMap<String, u64>>,
     /// The ids of every `records_count` request, in order.
     records_count_requests: Vec<Vec<String>>,
+    /// The `ids` parameter of every `records_count` request as sent (not decoded), in order.
+    records_count_raw: Vec<String>,
     analytics_requests: Vec<AnalyticsRequest>,
     /// Share of requests (0 to 1) that get a random fault when none is queued (soak tests).
     fault_rate: f64,
+    /// Cadences per page whatever `per_page` asks, when set (the specification allows up to 400
+    /// on a page).
+    page_size: Option<u32>,
 }
 
-/// A cadence switched off and on again every `period` (the demo's changing cadence).
+/// A cadence switched off after `first_off`, then on and off again every `period` (the demo's
+/// changing cadence).
 #[derive(Debug, Clone)]
 struct Flapping {
     id: String,
     period: Duration,
+    first_off: Duration,
     since: Instant,
     since_unix: i64,
 }
@@ -172,8 +188,10 @@ impl FakeZoho {
                 enrollment_wave: None,
                 executed: HashMap::new(),
                 records_count_requests: Vec::new(),
+                records_count_raw: Vec::new(),
                 analytics_requests: Vec::new(),
                 fault_rate: 0.0,
+                page_size: None,
             })),
             base_url: format!("http://{addr}"),
         };
@@ -273,6 +291,11 @@ impl FakeZoho {
         self.with(|d| d.fault_rate = rate.clamp(0.0, 1.0));
     }
 
+    /// Answers pages of `size` cadences whatever `per_page` asks (`None`: as asked).
+    pub fn set_page_size(&self, size: Option<u32>) {
+        self.with(|d| d.page_size = size);
+    }
+
     /// Sends the `X-RATELIMIT-*` headers with every API answer.
     pub fn set_rate_limit_headers(&self, on: bool) {
         self.with(|d| d.rate_limit_headers = on);
@@ -305,18 +328,25 @@ impl FakeZoho {
         self.with(|d| d.records_count_requests.clone())
     }
 
+    /// The `ids` parameter of every `records_count` request as it was sent, in order.
+    pub fn records_count_raw_ids(&self) -> Vec<String> {
+        self.with(|d| d.records_count_raw.clone())
+    }
+
     /// Every `analytics` request, in order.
     pub fn analytics_requests(&self) -> Vec<AnalyticsRequest> {
         self.with(|d| d.analytics_requests.clone())
     }
 
-    /// Switches the cadence with `id` off and on every `period`, starting active.
-    pub fn set_flapping(&self, id: &str, period: Duration) {
+    /// Switches the cadence with `id`, active at first, off after `first_off` (at most
+    /// `period`), then on and off again every `period`.
+    pub fn set_flapping(&self, id: &str, period: Duration, first_off: Duration) {
         let since_unix = chrono::Utc::now().timestamp();
         self.with(|d| {
             d.flapping = Some(Flapping {
                 id: id.to_owned(),
                 period,
+                first_off: first_off.min(period),
                 since: Instant::now(),
                 since_unix,
             })
@@ -390,6 +420,8 @@ fn random_fault(route: Route, data: &mut Data) -> Fault {
     }
 }
 
+/// Zoho's accounts server: not part of the cadences specification; as `api-notes.md` and the
+/// official SDKs describe it.
 async fn token(State(shared): State<Shared>, Form(form): Form<TokenForm>) -> Response {
     let fault = take_fault(&shared, Route::Token);
     let mut api_domain = shared.base_url.clone();
@@ -478,6 +510,9 @@ async fn cadences_page(
             }
         }
     }
+    // The specification gives no maximum for `per_page` (only up to 400 cadences on a page) and
+    // no answer for an out-of-range one: 200 is Zoho's usual maximum (`api-notes.md`), and this
+    // error is the fake's.
     let per_page = query.per_page.unwrap_or(200);
     if per_page == 0 || per_page > 200 || page == 0 {
         return zoho_error(
@@ -492,6 +527,7 @@ async fn cadences_page(
     if total == 0 {
         return StatusCode::NO_CONTENT.into_response();
     }
+    let per_page = data.page_size.unwrap_or(per_page);
     let start = ((page - 1) * per_page) as usize;
     let end = (start + per_page as usize).min(total);
     let slice = current_slice(&data, start, end);
@@ -534,9 +570,17 @@ fn current_slice(data: &Data, start: usize, end: usize) -> Vec<Value> {
         .map(<[Value]>::to_vec)
         .unwrap_or_default();
     if let Some(flap) = &data.flapping {
-        let periods = (flap.since.elapsed().as_secs_f64() / flap.period.as_secs_f64()) as i64;
+        // Counted as if the flapping had started `period - first_off` earlier, so that the
+        // first switch comes at `first_off`.
+        let lead = flap.period - flap.first_off;
+        let periods =
+            ((flap.since.elapsed() + lead).as_secs_f64() / flap.period.as_secs_f64()) as i64;
         let active = periods % 2 == 0;
-        let changed_at = flap.since_unix + periods * flap.period.as_secs() as i64;
+        let changed_at = if periods == 0 {
+            flap.since_unix
+        } else {
+            flap.since_unix - lead.as_secs() as i64 + periods * flap.period.as_secs() as i64
+        };
         for cadence in cadences.iter_mut().filter(|c| c["id"] == flap.id.as_str()) {
             cadence["active"] = Value::Bool(active);
             cadence["status"] =
@@ -547,33 +591,34 @@ fn current_slice(data: &Data, start: usize, end: usize) -> Vec<Value> {
     cadences
 }
 
-#[derive(Deserialize)]
-struct RecordsCountQuery {
-    ids: Option<String>,
-}
-
 async fn records_count(
     State(shared): State<Shared>,
     Path(version): Path<String>,
     headers: HeaderMap,
-    Query(query): Query<RecordsCountQuery>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let fault = take_fault(&shared, Route::RecordsCount);
-    let ids: Vec<String> = query
-        .ids
+    // The specification documents `ids` as "a comma-separated list": the fake splits the value
+    // as sent at literal commas and decodes each id, so ids joined by an encoded `%2C` arrive as
+    // one unknown id. What Zoho does with `%2C` is not documented.
+    let raw = query
         .as_deref()
         .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("ids="))
+        .unwrap_or_default()
+        .to_owned();
+    let ids: Vec<String> = raw
         .split(',')
-        .map(str::trim)
+        .map(percent_decode)
+        .map(|id| id.trim().to_owned())
         .filter(|id| !id.is_empty())
-        .map(str::to_owned)
         .collect();
-    shared
-        .data
-        .lock()
-        .expect("fake lock")
-        .records_count_requests
-        .record(ids.clone());
+    {
+        let mut data = shared.data.lock().expect("fake lock");
+        data.records_count_requests.record(ids.clone());
+        data.records_count_raw.record(raw.clone());
+    }
     if let Some(response) = check_token(&shared, &headers) {
         return response;
     }
@@ -593,6 +638,8 @@ async fn records_count(
             }
         }
     }
+    // The specification states the limits (100 ids, 2,000 characters) but not the answers to a
+    // request without ids or beyond them: these errors are the fake's, in Zoho's error shape.
     if ids.is_empty() {
         return zoho_error_with(
             400,
@@ -609,7 +656,7 @@ async fn records_count(
             json!({ "param_name": "ids", "limit": 100 }),
         );
     }
-    if query.ids.as_deref().unwrap_or_default().len() > 2_000 {
+    if raw.len() > 2_000 {
         return zoho_error_with(
             400,
             "INVALID_DATA",
@@ -721,6 +768,7 @@ async fn analytics(
                 );
             }
         }
+        // Not in the specification: what Zoho answers for a window that ends before it starts.
         if let [(_, Ok(from)), (_, Ok(till))] = &parsed {
             if from > till {
                 return zoho_error_with(
@@ -737,11 +785,13 @@ async fn analytics(
         .into_iter()
         .find(|c| c["id"] == id.as_str())
     else {
+        // The specification's InvalidCadenceId example: the id is the fourth segment of
+        // /settings/automation/cadences/{id}/actions/analytics.
         return zoho_error_with(
             400,
             "INVALID_DATA",
-            "The id given seems to be invalid.",
-            json!({ "id": id }),
+            "the given id seems to be invalid",
+            json!({ "resource_path_index": 3 }),
         );
     };
     let executed = data.executed.get(&id).cloned().unwrap_or_default();
@@ -815,6 +865,36 @@ fn analytics_cadence(cadence: &Value, executed: &BTreeMap<String, u64>) -> Value
     })
 }
 
+/// Decodes `%XX` escapes (and `+` as a space) of a query value; a bad escape stays as it is.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                at += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                at += 1;
+            }
+            (byte, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What Zoho answers for an endpoint the API version lacks (`api-notes.md`; the v8 specification
+/// does not describe v7 paths).
 fn invalid_url() -> Response {
     zoho_error(
         404,
@@ -865,6 +945,7 @@ async fn apply_fault(fault: Fault) -> Option<Response> {
                 }
                 return Some(response);
             }
+            // Zoho's error shape; the message is the fake's.
             Some(zoho_error(status, &code, "scripted fault", retry_after))
         }
         Fault::Hang => {
@@ -893,6 +974,7 @@ async fn apply_fault(fault: Fault) -> Option<Response> {
         }
         Fault::Malformed => Some(raw_json_ok("{\"cadences\": [{\"id\": \"1\", \"name\": ")),
         Fault::WrongShape => Some(json_ok(json!({ "cadences": { "id": "1" }, "info": [] }))),
+        Fault::Answer { status, body } => Some(json_status(status, body)),
         Fault::TokenError(_)
         | Fault::TokenThrottled
         | Fault::TokenApiDomain(_)
@@ -982,10 +1064,29 @@ pub fn sample_cadences() -> Vec<Value> {
     answer["cadences"].as_array().cloned().unwrap_or_default()
 }
 
-/// A cadence in Zoho's shape with the quirks of real answers: string `status`, bare numeric
-/// `custom_view.id` beyond 2^53, `-0700` offsets. `n` makes the id and times unique.
+/// A cadence in Zoho's shape (the specification's fields) with the quirks of real answers: bare
+/// numeric `custom_view.id` beyond 2^53, `-0700` offsets. `n` makes the id and times unique and
+/// varies what the specification leaves open: `execute_every` takes each documented period in
+/// turn (`hours`, `days` without a `unit`, `weeks`, `immediately`), and `module.id` and
+/// `custom_view.id` come as strings or numbers.
 pub fn cadence(n: u64, name: &str, module: &str, active: bool) -> Value {
     let created = 1_700_000_000 + n as i64 * 3_600;
+    let execute_every = match n % 4 {
+        0 => json!({ "unit": 1, "period": "hours" }),
+        1 => json!({ "period": "days" }),
+        2 => json!({ "unit": 2, "period": "weeks" }),
+        _ => json!({ "period": "immediately" }),
+    };
+    let module_id = if n % 2 == 0 {
+        json!("3652397000000002179")
+    } else {
+        json!(3_652_397_000_000_002_179u64)
+    };
+    let view_id = if n % 3 == 2 {
+        json!("3652397000000087529")
+    } else {
+        json!(3_652_397_000_000_087_529u64)
+    };
     json!({
         "summary": {
             "task_follow_up_count": n % 3,
@@ -993,14 +1094,14 @@ pub fn cadence(n: u64, name: &str, module: &str, active: bool) -> Value {
             "email_follow_up_count": 1 + n % 4
         },
         "created_time": zoho_time(created),
-        "module": { "api_name": module, "id": "3652397000000002179" },
+        "module": { "api_name": module, "id": module_id },
         "active": active,
         "execution_details": {
             "unenroll_properties": { "end_date": "", "type": "respond_email" },
             "end_date": "",
             "automatic_unenroll": false,
             "type": "respond_email",
-            "execute_every": { "unit": 1, "period": "hours" }
+            "execute_every": execute_every
         },
         "published": true,
         "type": "Custom view",
@@ -1009,22 +1110,31 @@ pub fn cadence(n: u64, name: &str, module: &str, active: bool) -> Value {
         "name": name,
         "modified_by": { "name": "Patricia Boyle", "id": "3652397000000186017" },
         "id": format!("{}", 3_652_397_000_100_000_000u64 + n),
-        "custom_view": { "name": "All Records", "id": 3_652_397_000_000_087_529u64 },
+        "custom_view": { "name": "All Records", "id": view_id },
         "status": if active { "active" } else { "inactive" }
     })
 }
 
-/// `count` generated cadences spread over Leads, Contacts and Deals, every fifth inactive.
+/// A draft as the specification describes it: `status` `draft` (not yet published), neither
+/// active nor published.
+pub fn draft(n: u64, name: &str, module: &str) -> Value {
+    let mut cadence = cadence(n, name, module, false);
+    cadence["status"] = json!("draft");
+    cadence["published"] = json!(false);
+    cadence
+}
+
+/// `count` generated cadences spread over Leads, Contacts and Deals, every fifth not active:
+/// inactive, or every other time a draft (n = 4, 14, 24, ... inactive; 9, 19, 29, ... drafts).
 pub fn generated_cadences(count: u64) -> Vec<Value> {
     const MODULES: [&str; 3] = ["Leads", "Contacts", "Deals"];
     (0..count)
         .map(|n| {
-            cadence(
-                n,
-                &format!("Cadence {n:05}"),
-                MODULES[(n % 3) as usize],
-                n % 5 != 4,
-            )
+            let (name, module) = (format!("Cadence {n:05}"), MODULES[(n % 3) as usize]);
+            if n % 10 == 9 {
+                return draft(n, &name, module);
+            }
+            cadence(n, &name, module, n % 5 != 4)
         })
         .collect()
 }

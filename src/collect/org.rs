@@ -4,8 +4,9 @@
 //! Each org runs in its own task with its own client, so a hung or failing org never delays
 //! another. A collection has a deadline; when it passes, the collection fails like any other.
 
-use crate::collect::failures::FailureLog;
+use crate::collect::failures::{last_error, FailureLog};
 use crate::collect::{ticker, within, LoopSpec};
+use crate::domain::history::PassKind;
 use crate::domain::snapshot::OrgSnapshot;
 use crate::domain::transitions::{transitions, Transition};
 use crate::metrics::telemetry::OrgTelemetry;
@@ -42,18 +43,24 @@ impl OrgCollector {
     }
 
     /// Collects once; on success the new snapshot is published, on failure the old one stays.
+    ///
+    /// The collection is counted when it ends, its outcome in one step
+    /// ([`OrgTelemetry::collection_ended`]), and only after the state has it: a scrape that sees
+    /// the count sees the org attempted for `/-/ready`, and after a success the new snapshot's
+    /// cadence metrics.
     pub(crate) async fn collect_once(&self) -> Result<(), ZohoError> {
         let started = Instant::now();
         let deadline = started + self.spec.deadline;
-        self.telemetry.collection_started();
         let result = within(deadline, self.client.fetch_cadences(deadline)).await;
         let took = started.elapsed();
         let cadences = match result {
             Ok(cadences) => cadences,
             Err(err) => {
-                self.telemetry.collection_ended(took, Err(err.to_string()));
                 self.failures
                     .failed(self.org(), "collection", "snapshot", &err);
+                let error = last_error(&err, PassKind::Collection, &self.client);
+                self.state.publish_failure(self.org(), error);
+                self.telemetry.collection_ended(took, None);
                 return Err(err);
             }
         };
@@ -67,19 +74,23 @@ impl OrgCollector {
         );
         let collected_at = snapshot.collected_at();
         self.state.publish_snapshot(self.org(), snapshot).await;
-        self.telemetry.collection_ended(took, Ok(collected_at));
+        self.telemetry.collection_ended(took, Some(collected_at));
         Ok(())
     }
 
-    /// Counts and logs what changed since the previous complete snapshot.
+    /// Counts, logs and adds to the org's history what changed since the previous complete
+    /// snapshot.
     fn note_transitions(&self, snapshot: &OrgSnapshot) {
         let org = self.org();
         self.telemetry
             .init_transition_counters(snapshot.modules().keys());
-        let Some(previous) = self.state.snapshot(org) else {
-            return;
-        };
-        for transition in transitions(&previous, snapshot) {
+        let previous = self.state.snapshot(org);
+        let found = previous
+            .as_deref()
+            .map(|previous| transitions(previous, snapshot))
+            .unwrap_or_default();
+        self.state.record_history(org, &found, snapshot);
+        for transition in found {
             let (event, cadence) = match transition {
                 Transition::Deactivated(c) => {
                     self.telemetry.count_deactivation(&c.module);
@@ -107,7 +118,13 @@ impl OrgCollector {
         let mut ticker = ticker(self.spec.interval);
         loop {
             ticker.tick().await;
+            let started = Instant::now();
             let _ = self.collect_once().await;
+            // The ticker delays a missed tick: the next collection starts an interval after
+            // this one started, or at once when this one took longer.
+            let wait = (started + self.spec.interval).saturating_duration_since(Instant::now());
+            self.state
+                .set_next_collection(self.org(), SystemTime::now() + wait);
         }
     }
 }

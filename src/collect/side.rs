@@ -12,7 +12,7 @@
 //!   org runs which pass is the config's call ([`crate::config::Config::enrollment_for`],
 //!   [`crate::config::Config::analytics_for`]).
 
-use crate::collect::failures::FailureLog;
+use crate::collect::failures::{last_error, FailureLog};
 use crate::collect::{ticker, within, LoopSpec};
 use crate::domain::activity::{Enrollment, FollowUpsExecuted};
 use crate::domain::cadence::Cadence;
@@ -82,7 +82,7 @@ impl Pass for AnalyticsPass {
         snapshot: &OrgSnapshot,
         deadline: Instant,
     ) -> Result<FollowUpsExecuted, ZohoError> {
-        let active: Vec<&Cadence> = snapshot.cadences().iter().filter(|c| c.active).collect();
+        let active: Vec<&Cadence> = snapshot.cadences().iter().filter(|c| c.active()).collect();
         client
             .follow_ups_executed(&active, self.window, deadline)
             .await
@@ -124,7 +124,7 @@ impl<P: Pass> SideLoop<P> {
     }
 
     /// One pass over `snapshot`; on success the result is published, on failure the last
-    /// complete one stays.
+    /// complete one stays and the failure goes to the org's status.
     pub(crate) async fn run_once(&self, snapshot: &OrgSnapshot) -> Result<(), ZohoError> {
         let deadline = Instant::now() + self.spec.deadline;
         let what = format!("{} pass", P::KIND);
@@ -141,6 +141,9 @@ impl<P: Pass> SideLoop<P> {
             }
             Err(err) => {
                 self.failures.failed(self.org(), &what, "result", &err);
+                let kind = <P::Result as PassResult>::KIND;
+                let error = last_error(&err, kind, &self.client);
+                self.state.publish_failure(self.org(), error);
                 Err(err)
             }
         }

@@ -10,6 +10,36 @@ pub(crate) const BASE_CHANNELS: [&str; 3] = ["email", "call", "task"];
 /// The module label for a cadence whose module Zoho did not send.
 pub(crate) const UNKNOWN_MODULE: &str = "unknown";
 
+/// A cadence's lifecycle (Zoho's `status`), the `status` label. Ordered as exported: the three
+/// statuses of Zoho's specification first, then any other, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Published and enrolling records.
+    Active,
+    /// Published but deactivated.
+    #[default]
+    Inactive,
+    /// Not yet published: it never ran.
+    Draft,
+    /// A status the specification does not list, as Zoho sent it: a short plain value, or
+    /// `other` (see [`crate::domain::snapshot::OrgSnapshot::build`]).
+    Other(Arc<str>),
+}
+
+impl Status {
+    /// The statuses every module reports, even at zero, so dashboards see stable series.
+    pub(crate) const DOCUMENTED: [Status; 3] = [Status::Active, Status::Inactive, Status::Draft];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Active => "active",
+            Status::Inactive => "inactive",
+            Status::Draft => "draft",
+            Status::Other(status) => status,
+        }
+    }
+}
+
 /// A cadence, reduced to what the metrics show.
 ///
 /// Kept lean because an org's snapshot lives as long as the process (10,000 cadences must fit a
@@ -21,7 +51,7 @@ pub struct Cadence {
     pub(crate) id: Box<str>,
     pub(crate) name: Box<str>,
     pub(crate) module: Arc<str>,
-    pub(crate) active: bool,
+    pub(crate) status: Status,
     pub(crate) published: bool,
     /// Zoho's `type`: "Custom view" or "Manual enrollment", as sent.
     pub(crate) enrollment: Arc<str>,
@@ -43,6 +73,13 @@ pub struct Interner {
     texts: HashSet<Arc<str>>,
 }
 
+impl Cadence {
+    /// Whether the cadence is active: Zoho's status `active`, and nothing else.
+    pub(crate) fn active(&self) -> bool {
+        self.status == Status::Active
+    }
+}
+
 impl Interner {
     pub(crate) fn intern(&mut self, text: &str) -> Arc<str> {
         if let Some(shared) = self.texts.get(text) {
@@ -59,14 +96,19 @@ pub(crate) mod tests {
     use super::*;
 
     /// A cadence with email and WhatsApp follow-ups, for the tests of what is built from them.
-    pub(crate) fn cadence(id: &str, module: &str, active: bool) -> Cadence {
+    pub(crate) fn cadence(id: &str, module: &str, status: Status) -> Cadence {
         Cadence {
             id: id.into(),
             name: format!("c{id}").into(),
             module: module.into(),
-            active,
+            status,
             follow_ups: [("email".into(), 2), ("whatsapp".into(), 1)].into(),
             ..Cadence::default()
         }
+    }
+
+    /// A status the specification does not list.
+    pub(crate) fn other(status: &str) -> Status {
+        Status::Other(status.into())
     }
 }

@@ -8,6 +8,7 @@
 //! the derive takes no lifetime, and cloning every cadence's id and name per series would cost an
 //! allocation each.
 
+use crate::support::label_values::OVERFLOW_LABEL;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -86,26 +87,6 @@ impl EncodeLabelValue for RateLimitWindow {
         })
     }
 }
-
-/// The `status` label of `zoho_crm_cadences`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CadenceStatus {
-    Active,
-    Inactive,
-}
-
-impl EncodeLabelValue for CadenceStatus {
-    fn encode(&self, encoder: &mut LabelValueEncoder) -> fmt::Result {
-        encoder.write_str(match self {
-            CadenceStatus::Active => "active",
-            CadenceStatus::Inactive => "inactive",
-        })
-    }
-}
-
-/// Label value used once an org's `error`, `status_code` or `module` label has
-/// [`crate::metrics::telemetry::MAX_LABEL_VALUES`] distinct values.
-pub(crate) const OVERFLOW_LABEL: &str = "other";
 
 /// No labels: metrics of the process as a whole.
 #[derive(Debug, Clone, EncodeLabelSet)]

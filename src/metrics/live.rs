@@ -8,7 +8,9 @@ use crate::metrics::labels::{
     WindowLabels,
 };
 use crate::metrics::rows::encode_rows;
-use crate::metrics::telemetry::{LabelledCounters, OrgTelemetry, RateLimit, Telemetry};
+use crate::metrics::telemetry::{
+    Collections, LabelledCounters, OrgTelemetry, RateLimit, Telemetry,
+};
 use crate::support::build;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -58,53 +60,65 @@ impl Collector for Telemetry {
     }
 }
 
-/// Collection health per org: `zoho_crm_up` and the collection counters.
+/// Collection health per org: `zoho_crm_up` and the collection counters. Each org's collection
+/// outcome is read once, so that its series agree with each other (a collection ending meanwhile
+/// shows in all of them or in none).
 fn encode_collections(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
-    per_org(encoder, orgs, ("zoho_crm_up", "1 when the org's last collection completed, 0 when it failed (values of the other zoho_crm metrics then come from the last complete collection).", None),
-        |t| Some(ConstGauge::new(i64::from(t.collections().health.up))))?;
-    per_org(
+    let stats: Vec<(&Arc<str>, Collections)> = orgs
+        .iter()
+        .map(|(org, t)| (org, t.collections().clone()))
+        .collect();
+    encode_rows(encoder, "zoho_crm_up", "1 when the org's last collection completed, 0 when it failed (values of the other zoho_crm metrics then come from the last complete collection).", None,
+        org_rows(&stats, |c| Some(ConstGauge::new(i64::from(c.health.up)))))?;
+    encode_rows(
         encoder,
-        orgs,
-        (
-            "zoho_crm_collections",
-            "Collections attempted for the org.",
-            None,
-        ),
-        |t| Some(ConstCounter::new(t.collections().attempted)),
+        "zoho_crm_collections",
+        "Collections of the org that ended, successful or not.",
+        None,
+        org_rows(&stats, |c| Some(ConstCounter::new(c.attempted))),
     )?;
-    per_org(
+    encode_rows(
         encoder,
-        orgs,
-        (
-            "zoho_crm_collection_failures",
-            "Collections of the org that failed; the last complete snapshot was kept.",
-            None,
-        ),
-        |t| Some(ConstCounter::new(t.collections().failed)),
+        "zoho_crm_collection_failures",
+        "Collections of the org that failed; the last complete snapshot was kept.",
+        None,
+        org_rows(&stats, |c| Some(ConstCounter::new(c.failed))),
     )?;
-    per_org(
+    encode_rows(
         encoder,
-        orgs,
-        (
-            "zoho_crm_collection_duration",
-            "How long the org's last collection took.",
-            Some(&Unit::Seconds),
-        ),
-        |t| Some(ConstGauge::new(t.collections().last_duration)),
+        "zoho_crm_collection_duration",
+        "How long the org's last collection took.",
+        Some(&Unit::Seconds),
+        org_rows(&stats, |c| Some(ConstGauge::new(c.last_duration))),
     )?;
-    per_org(
+    encode_rows(
         encoder,
-        orgs,
-        (
-            "zoho_crm_last_success_timestamp",
-            "When the org's last successful collection finished, as Unix time.",
-            Some(&Unit::Seconds),
-        ),
-        |t| {
-            let at = t.collections().health.last_success?;
+        "zoho_crm_last_success_timestamp",
+        "When the org's last successful collection finished, as Unix time.",
+        Some(&Unit::Seconds),
+        org_rows(&stats, |c| {
+            let at = c.health.last_success?;
             Some(ConstGauge::new(crate::support::unix_seconds(at)))
-        },
+        }),
     )?;
+    encode_token_and_credentials(encoder, orgs)
+}
+
+/// One series per org of `stats` where `value` has one.
+fn org_rows<'a, M>(
+    stats: &'a [(&Arc<str>, Collections)],
+    value: impl Fn(&Collections) -> Option<M> + 'a,
+) -> impl Iterator<Item = (OrgLabels, M)> + 'a {
+    stats.iter().filter_map(move |(org, c)| {
+        let labels = OrgLabels {
+            org: (*org).clone(),
+        };
+        value(c).map(|v| (labels, v))
+    })
+}
+
+/// The org's token expiry and whether its credentials were read.
+fn encode_token_and_credentials(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
     per_org(
         encoder,
         orgs,
@@ -113,12 +127,7 @@ fn encode_collections(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt:
             "When the org's cached OAuth access token expires, as Unix time.",
             Some(&Unit::Seconds),
         ),
-        |t| {
-            t.token_expiry
-                .lock()
-                .expect("telemetry lock")
-                .map(ConstGauge::new)
-        },
+        |t| t.token_expiry().map(ConstGauge::new),
     )?;
     per_org(
         encoder,

@@ -2,7 +2,7 @@
 //! label sets of every metric.
 //!
 //! - [`labels`]: label sets as structs, label values the exporter chooses as enums
-//!   (`Endpoint`, `StatusCode`, `RateLimitWindow`, `CadenceStatus`).
+//!   (`Endpoint`, `StatusCode`, `RateLimitWindow`).
 //! - [`telemetry`]: `OrgTelemetry` (one org's collection health and API counters, shared by its
 //!   client and collector) and `Telemetry` (all orgs, and the reload status).
 //! - [`live`]: the live families (one function each), build info and the process metrics,

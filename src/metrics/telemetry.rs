@@ -9,17 +9,13 @@
 //! `Family` cannot do for label sets it cannot enumerate; that is why the org label is added at
 //! encoding time ([`crate::metrics::live`]) rather than stored in families.
 
-use crate::metrics::labels::{Endpoint, RateLimitWindow, StatusCode, OVERFLOW_LABEL};
+use crate::metrics::labels::{Endpoint, RateLimitWindow, StatusCode};
+use crate::support::label_values::{MAX_LABEL_VALUES, OVERFLOW_LABEL};
 use prometheus_client::metrics::histogram::Histogram;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
-
-/// How many distinct values one org's `error`, `status_code` or `module` label may take before
-/// further ones are counted under `other`: Zoho's codes are free text, and no map may grow
-/// without bound.
-pub(crate) const MAX_LABEL_VALUES: usize = 64;
 
 /// Request latency buckets, seconds: Zoho answers in tens to hundreds of milliseconds, timeouts
 /// are tens of seconds.
@@ -34,8 +30,6 @@ pub(crate) struct Health {
     pub(crate) attempted: bool,
     pub(crate) up: bool,
     pub(crate) last_success: Option<SystemTime>,
-    /// The last failure, as a safe message (never holds a secret).
-    pub(crate) last_error: Option<String>,
 }
 
 /// What Zoho's `X-RATELIMIT-*` headers said last, per window.
@@ -50,7 +44,7 @@ pub(crate) struct RateLimit {
 #[derive(Debug)]
 pub(crate) struct OrgTelemetry {
     pub(super) collections: Mutex<Collections>,
-    pub(super) token_expiry: Mutex<Option<f64>>,
+    token_expiry: Mutex<Option<f64>>,
     /// Whether the last read of a credential file failed (the Zoho client re-reads them).
     credentials_read_failed: AtomicBool,
     labelled: Mutex<LabelledCounters>,
@@ -101,29 +95,20 @@ impl Default for OrgTelemetry {
 }
 
 impl OrgTelemetry {
-    /// A collection starts: counted at once, so a hung one shows as attempted.
-    pub(crate) fn collection_started(&self) {
-        self.collections().attempted += 1;
-    }
-
-    /// A collection ended, in `took`: `Ok` with when its snapshot was taken, or `Err` with a
-    /// safe message. The health follows.
-    pub(crate) fn collection_ended(&self, took: Duration, outcome: Result<SystemTime, String>) {
+    /// A collection ended, in `took`, successfully with when its snapshot was taken, or not:
+    /// counted now, with its outcome, in one step. A scrape sees the counters and the health
+    /// agree: collections minus failures is the number of successes, and `up`, duration and last
+    /// success are those of the last collection counted.
+    pub(crate) fn collection_ended(&self, took: Duration, succeeded_at: Option<SystemTime>) {
         let mut collections = self.collections();
+        collections.attempted += 1;
         collections.last_duration = took.as_secs_f64();
         let health = &mut collections.health;
         health.attempted = true;
-        match outcome {
-            Ok(at) => {
-                health.up = true;
-                health.last_success = Some(at);
-                health.last_error = None;
-            }
-            Err(message) => {
-                health.up = false;
-                health.last_error = Some(message);
-                collections.failed += 1;
-            }
+        health.up = succeeded_at.is_some();
+        match succeeded_at {
+            Some(at) => health.last_success = Some(at),
+            None => collections.failed += 1,
         }
     }
 
@@ -179,6 +164,11 @@ impl OrgTelemetry {
         bump(&mut self.labelled().deletions, module.clone(), || {
             Arc::from(OVERFLOW_LABEL)
         });
+    }
+
+    /// Expiry of the cached access token, Unix seconds, if one is cached.
+    pub(crate) fn token_expiry(&self) -> Option<f64> {
+        *self.token_expiry.lock().expect("telemetry lock")
     }
 
     pub(crate) fn set_token_expiry(&self, unix_seconds: Option<f64>) {

@@ -7,13 +7,15 @@
 //! pass said about it.
 
 use crate::domain::activity::{Enrollment, FollowUpsExecuted};
-use crate::domain::cadence::Cadence;
+use crate::domain::cadence::{Cadence, Status};
 use crate::domain::expectations::CheckedSnapshot;
 use crate::domain::snapshot::ModuleTotals;
-use crate::metrics::labels::{label_set, CadenceStatus};
+use crate::metrics::labels::label_set;
 use crate::metrics::rows::encode_rows;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelValue, EncodeMetric, LabelValueEncoder,
+};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
 use std::collections::BTreeMap;
@@ -43,7 +45,7 @@ pub(crate) struct CadenceSource {
 }
 
 label_set! {
-    struct ModuleStatusLabels<'a> { org: &'a str, module: &'a str, status: CadenceStatus }
+    struct ModuleStatusLabels<'a> { org: &'a str, module: &'a str, status: &'a Status }
 }
 label_set! {
     struct ModuleChannelLabels<'a> { org: &'a str, module: &'a str, channel: &'a str }
@@ -69,10 +71,19 @@ label_set! {
         id: &'a str,
         name: &'a str,
         module: &'a str,
+        status: &'a Status,
         enrollment: &'a str,
         custom_view: &'a str,
         created_by: &'a str,
         modified_by: &'a str,
+    }
+}
+
+/// The `status` label: the lifecycle as Zoho names it.
+impl EncodeLabelValue for &Status {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result {
+        use std::fmt::Write as _;
+        encoder.write_str(self.as_str())
     }
 }
 
@@ -148,17 +159,13 @@ fn every_module(orgs: &[OrgView]) -> impl Iterator<Item = (&str, &str, &ModuleTo
 
 fn cadences_per_module(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
     let rows = every_module(orgs).flat_map(|(org, module, totals)| {
-        [
-            (CadenceStatus::Active, totals.active),
-            (CadenceStatus::Inactive, totals.inactive),
-        ]
-        .map(|(status, n)| {
+        totals.statuses.iter().map(move |(status, n)| {
             let labels = ModuleStatusLabels {
                 org,
                 module,
                 status,
             };
-            (labels, ConstGauge::new(n as i64))
+            (labels, ConstGauge::new(*n as i64))
         })
     });
     let help = format!("Cadences per module and status {FROM_LAST_COLLECTION}.");
@@ -248,6 +255,7 @@ fn cadence_info(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
             id: &c.id,
             name: &c.name,
             module: &c.module,
+            status: &c.status,
             enrollment: &c.enrollment,
             custom_view: &c.custom_view,
             created_by: &c.created_by,
@@ -279,7 +287,7 @@ fn cadence_flags(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
         (
             "zoho_crm_cadence_active",
             "1 when the cadence is active, 0 when it is switched off",
-            |c| c.active,
+            |c| c.active(),
         ),
         (
             "zoho_crm_cadence_published",

@@ -16,7 +16,9 @@ mod queue;
 use crate::config::Config;
 use crate::domain::activity::{Enrollment, FollowUpsExecuted};
 use crate::domain::expectations::{CheckedSnapshot, Expectation};
+use crate::domain::history::{LastError, OrgHistory, PassKind};
 use crate::domain::snapshot::OrgSnapshot;
+use crate::domain::transitions::Transition;
 use crate::metrics::telemetry::{Health, Telemetry};
 use crate::render::encoded::{scrape_parts, EncodedCadences, LiveGzip};
 use crate::render::families::{CadenceSource, OrgView};
@@ -25,22 +27,38 @@ use bytes::Bytes;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 use tokio::sync::watch;
 
 /// What the status page knows of one org.
 #[derive(Debug, Clone)]
 pub struct OrgStatus {
     pub(crate) health: Health,
-    pub(crate) snapshot: Option<Arc<OrgSnapshot>>,
-    enrollment: Option<Arc<Enrollment>>,
+    /// The last complete snapshot with the expectations' verdict on it.
+    pub(crate) checked: Option<Arc<CheckedSnapshot>>,
+    pub(crate) enrollment: Option<Arc<Enrollment>>,
+    pub(crate) follow_ups_executed: Option<Arc<FollowUpsExecuted>>,
+    /// The last failure of a collection or an enrollment or analytics pass, kept after later
+    /// successes (which mark it resolved).
+    pub(crate) last_error: Option<LastError>,
+    /// When the collection loop starts its next collection (none outside the loop, `--once`).
+    pub(crate) next_collection: Option<SystemTime>,
+    /// Changes and inactive cadences seen since the exporter started; shared, replaced whole by
+    /// each collection, so reading a status copies no history.
+    pub(crate) history: Arc<OrgHistory>,
 }
 
 impl OrgStatus {
+    /// The last complete snapshot, if any.
+    pub(crate) fn snapshot(&self) -> Option<&OrgSnapshot> {
+        self.checked.as_deref().map(|c| &*c.snapshot)
+    }
+
     /// Records enrolled in the cadences of the current snapshot, from the last complete
     /// enrollment pass (cadences gone since are left out, as in the exposition); `None` before
     /// the first pass or when enrollment is off.
     pub fn enrolled_records(&self) -> Option<u64> {
-        let (enrollment, snapshot) = (self.enrollment.as_ref()?, self.snapshot.as_ref()?);
+        let (enrollment, snapshot) = (self.enrollment.as_ref()?, self.snapshot()?);
         Some(
             enrollment
                 .counted(snapshot.cadences())
@@ -60,16 +78,32 @@ pub(crate) struct OrgEntry {
     /// publishes nothing.
     enrollment_wanted: bool,
     analytics_wanted: bool,
+    last_error: Option<LastError>,
+    next_collection: Option<SystemTime>,
+    history: Arc<OrgHistory>,
+}
+
+impl OrgEntry {
+    /// A pass of this kind succeeded: an earlier failure of it is resolved.
+    fn succeeded(&mut self, pass: PassKind) {
+        if let Some(error) = self.last_error.as_mut().filter(|e| e.pass == pass) {
+            error.resolved = true;
+        }
+    }
 }
 
 /// A result of a side pass, and where the store keeps it.
 pub(crate) trait PassResult: Send + Sync + 'static {
+    /// Which pass this is the result of.
+    const KIND: PassKind;
     /// Whether the org runs this pass now.
     fn wanted(entry: &OrgEntry) -> bool;
     fn slot(entry: &mut OrgEntry) -> &mut Option<Arc<Self>>;
 }
 
 impl PassResult for Enrollment {
+    const KIND: PassKind = PassKind::Enrollment;
+
     fn wanted(entry: &OrgEntry) -> bool {
         entry.enrollment_wanted
     }
@@ -80,6 +114,8 @@ impl PassResult for Enrollment {
 }
 
 impl PassResult for FollowUpsExecuted {
+    const KIND: PassKind = PassKind::Analytics;
+
     fn wanted(entry: &OrgEntry) -> bool {
         entry.analytics_wanted
     }
@@ -237,6 +273,7 @@ impl SharedState {
             let current = &self.inner.settings.read().expect("state lock").expectations;
             let checked = rechecked(org, checked, current);
             entry.checked = Some(checked.clone());
+            entry.succeeded(PassKind::Collection);
             checked
         };
         warn_of_conflicts(org, &checked);
@@ -253,8 +290,37 @@ impl SharedState {
                 return;
             };
             *R::slot(entry) = Some(result);
+            entry.succeeded(R::KIND);
         }
         self.reencode().await;
+    }
+
+    /// A collection or side pass failed: its last complete result stays, and the failure is
+    /// what the status page shows until a later one.
+    pub(crate) fn publish_failure(&self, org: &str, error: LastError) {
+        if let Some(entry) = self.inner.orgs.write().expect("state lock").get_mut(org) {
+            entry.last_error = Some(error);
+        }
+    }
+
+    /// Adds a new snapshot's transitions to the org's history, before the snapshot is
+    /// published.
+    pub(crate) fn record_history(
+        &self,
+        org: &str,
+        transitions: &[Transition<'_>],
+        next: &OrgSnapshot,
+    ) {
+        if let Some(entry) = self.inner.orgs.write().expect("state lock").get_mut(org) {
+            Arc::make_mut(&mut entry.history).record(transitions, next);
+        }
+    }
+
+    /// The collection loop tells when it collects next.
+    pub(crate) fn set_next_collection(&self, org: &str, at: SystemTime) {
+        if let Some(entry) = self.inner.orgs.write().expect("state lock").get_mut(org) {
+            entry.next_collection = Some(at);
+        }
     }
 
     /// Ready once every configured org has finished its first collection attempt.
@@ -277,8 +343,12 @@ impl SharedState {
                 let entry = orgs.get(name)?;
                 let status = OrgStatus {
                     health: health.get(name).cloned().unwrap_or_default(),
-                    snapshot: entry.checked.as_ref().map(|c| c.snapshot.clone()),
+                    checked: entry.checked.clone(),
                     enrollment: entry.enrollment.clone(),
+                    follow_ups_executed: entry.follow_ups_executed.clone(),
+                    last_error: entry.last_error.clone(),
+                    next_collection: entry.next_collection,
+                    history: entry.history.clone(),
                 };
                 Some((name.to_string(), status))
             })

@@ -1,8 +1,10 @@
 //! Layer 9, `web`: the HTTP endpoint.
 //!
-//! - [`routes`]: the router (`/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`), the request
+//! - [`routes`]: the router (`/metrics`, `/-/healthy`, `/-/ready`, `/-/reload`, the status
+//!   pages), the request
 //!   timeout, and the security headers every answer gets, set in one place.
-//! - [`status_page`]: the HTML status page at `/`.
+//! - [`status_page`]: the HTML status pages at `/` (what needs attention) and `/orgs/<name>`
+//!   (one org's cadences, sortable, filterable, paged).
 //! - [`accept`]: the accept loop over every listener: connection and header limits, TLS
 //!   handshakes, graceful drain; [`listen`]: the listen addresses and systemd's sockets.
 //! - [`config`]: `--web.config.file` read into settings; [`reload`]: the file in force,

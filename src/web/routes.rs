@@ -1,5 +1,5 @@
 //! The HTTP surface: `/metrics` (or the configured telemetry path), `/-/healthy`, `/-/ready`,
-//! `/-/reload` and the HTML status page at `/` ([`crate::web::status_page`]).
+//! `/-/reload`, and the HTML status pages at `/` and `/orgs/<name>` ([`crate::web::status_page`]).
 //!
 //! [`router`] is kept apart from serving so tests drive it with `oneshot`, no socket needed.
 //! Handlers only read [`SharedState`]; nothing here ever calls Zoho.
@@ -7,6 +7,7 @@
 use crate::render::negotiate::{accepts_gzip, Format};
 use crate::store::SharedState;
 use crate::web::reload::WebConfig;
+use crate::web::status_page;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -45,8 +46,9 @@ pub fn router(app: AppState) -> Router {
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload).put(reload));
     if telemetry_path != "/" {
-        router = router.route("/", get(crate::web::status_page::status_page));
+        router = router.route("/", get(status_page::index_page));
     }
+    router = router.route("/orgs/{name}", get(status_page::org_page));
     let mut router = router
         .route(&telemetry_path, get(metrics))
         .fallback(not_found)
@@ -176,6 +178,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::domain::cadence::tests::cadence;
+    use crate::domain::cadence::Status;
     use crate::domain::snapshot::OrgSnapshot;
     use axum::http::Request;
     use http_body_util::BodyExt;
@@ -193,7 +196,14 @@ mod tests {
         let state = SharedState::new(&config);
         // 4,000 cadences make a plain cadence part above 1 MiB, which is kept only gzipped.
         let cadences = (0..4_000)
-            .map(|n| cadence(&n.to_string(), "Leads", n % 2 == 0))
+            .map(|n| {
+                let status = if n % 2 == 0 {
+                    Status::Active
+                } else {
+                    Status::Inactive
+                };
+                cadence(&n.to_string(), "Leads", status)
+            })
             .collect();
         let snapshot = OrgSnapshot::build(cadences, SystemTime::UNIX_EPOCH);
         state.publish_snapshot("org0", Arc::new(snapshot)).await;

@@ -5,7 +5,11 @@
 //! Why it is shaped this way:
 //! - It costs one call per active cadence, so the pass is off by default, has its own slower
 //!   interval, and makes its calls one at a time to leave Zoho's concurrency limit to the main
-//!   collection. A cadence that Zoho no longer knows (400 `INVALID_DATA`, 404) is left out.
+//!   collection.
+//! - A cadence that Zoho no longer knows is left out: the specification answers 400
+//!   `INVALID_DATA` with `details.resource_path_index` (the position of the id in the path) for
+//!   it, counted by its code; a 404, or a 400 without a code, is read the same way. A 400 about a
+//!   parameter (`details.param_name`, another code) is about the request and fails the pass.
 //! - A pass in which every call was refused fails, so a request Zoho cannot understand keeps the
 //!   last result rather than emptying it.
 //!
@@ -123,16 +127,56 @@ pub(crate) fn decode_analytics(body: &[u8], id: &str) -> Result<BTreeMap<String,
     Ok(executed)
 }
 
-/// How Zoho refuses an analytics call for a cadence it does not know: 404, or 400
-/// `INVALID_DATA` (or without a code). Other 400s are about the request and fail the pass.
-fn cadence_gone(err: &ZohoError) -> bool {
-    match err {
-        ZohoError::Api { status: 404, .. } => true,
-        ZohoError::Api {
-            status: 400, code, ..
-        } => code.as_deref().is_none_or(|c| c == "INVALID_DATA"),
-        _ => false,
+/// The code of the analytics answer for a cadence Zoho does not know.
+const UNKNOWN_CADENCE_CODE: &str = "INVALID_DATA";
+
+/// The analytics answer for a cadence Zoho does not know: 400 `INVALID_DATA` about the id in the
+/// path (`details.resource_path_index`, the specification's `InvalidCadenceId` example; or
+/// `details.id`, as records_count names an unknown id). An answer to read, not a failed request:
+/// the cadence is left out. A 400 `INVALID_DATA` naming a parameter is not one.
+fn is_unknown_cadence_answer(status: u16, body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Shape {
+        code: Option<String>,
+        details: Option<Details>,
     }
+    #[derive(Deserialize)]
+    struct Details {
+        resource_path_index: Option<serde::de::IgnoredAny>,
+        id: Option<serde::de::IgnoredAny>,
+    }
+    status == 400
+        && serde_json::from_slice::<Shape>(body).is_ok_and(|shape| {
+            shape.code.as_deref() == Some(UNKNOWN_CADENCE_CODE)
+                && shape
+                    .details
+                    .is_some_and(|d| d.resource_path_index.is_some() || d.id.is_some())
+        })
+}
+
+/// Other refusals of an analytics call read as "no such cadence": 404, and a 400 without a
+/// code (the specification documents neither; both say nothing about the request itself).
+fn cadence_gone(err: &ZohoError) -> bool {
+    matches!(
+        err,
+        ZohoError::Api { status: 404, .. }
+            | ZohoError::Api {
+                status: 400,
+                code: None,
+                ..
+            }
+    )
+}
+
+/// What one cadence's analytics call came to.
+enum CadenceAnalytics {
+    /// Follow-ups executed per channel.
+    Executed(BTreeMap<String, u64>),
+    /// Zoho does not know the cadence (deleted since the collection): left out, and counted as
+    /// refused.
+    Gone(ZohoError),
+    /// Not asked: the id cannot go into a URL.
+    NotAsked,
 }
 
 /// The window `[now - window, now]` as Zoho's ISO 8601 date-times, UTC, whole seconds.
@@ -169,17 +213,16 @@ impl ZohoClient {
         let mut answered = 0usize;
         let mut refused = None;
         for cadence in cadences {
-            match self.cadence_analytics(cadence, &query, deadline).await {
-                Ok(Some(executed)) => {
+            match self.cadence_analytics(cadence, &query, deadline).await? {
+                CadenceAnalytics::Executed(executed) => {
                     answered += 1;
                     per_cadence.insert(cadence.id.to_string(), executed);
                 }
-                Ok(None) => {}
-                Err(err) if cadence_gone(&err) => {
-                    tracing::debug!(org = %self.org().name, id = %cadence.id, error = %err, "analytics refused a cadence (deleted since the last collection?); it is left out");
+                CadenceAnalytics::Gone(err) => {
+                    tracing::debug!(org = %self.org().name, id = %cadence.id, error = %err, "analytics: Zoho does not know the cadence (deleted since the last collection?); it is left out");
                     refused = Some(err);
                 }
-                Err(err) => return Err(err),
+                CadenceAnalytics::NotAsked => {}
             }
         }
         match refused {
@@ -188,26 +231,44 @@ impl ZohoClient {
         }
     }
 
-    /// One cadence's follow-ups executed per channel, with every channel it has steps for;
-    /// `None` when its id cannot go into a URL.
+    /// One cadence's follow-ups executed per channel, with every channel it has steps for.
     async fn cadence_analytics(
         &self,
         cadence: &Cadence,
         query: &[(&str, String)],
         deadline: Instant,
-    ) -> Result<Option<BTreeMap<String, u64>>, ZohoError> {
+    ) -> Result<CadenceAnalytics, ZohoError> {
         if cadence.id.is_empty() || !cadence.id.chars().all(|c| c.is_ascii_alphanumeric()) {
             tracing::debug!(org = %self.org().name, id = %cadence.id, "cadence id unusable in a URL; no analytics for it");
-            return Ok(None);
+            return Ok(CadenceAnalytics::NotAsked);
         }
         let path = format!(
             "/crm/{}/settings/automation/cadences/{}/actions/analytics",
             self.org().api_version.path(),
             cadence.id
         );
-        let answer = self
-            .get(Endpoint::Analytics, &path, query, deadline)
-            .await?;
+        let answered = self
+            .get_answer(
+                Endpoint::Analytics,
+                &path,
+                query,
+                deadline,
+                is_unknown_cadence_answer,
+            )
+            .await;
+        let answer = match answered {
+            Ok(answer) if is_unknown_cadence_answer(answer.status, &answer.body) => {
+                return Ok(CadenceAnalytics::Gone(self.counted(ZohoError::Api {
+                    endpoint: Endpoint::Analytics,
+                    status: answer.status,
+                    code: Some(UNKNOWN_CADENCE_CODE.to_owned()),
+                    message: "the cadence id is unknown to Zoho".to_owned(),
+                })));
+            }
+            Ok(answer) => answer,
+            Err(err) if cadence_gone(&err) => return Ok(CadenceAnalytics::Gone(err)),
+            Err(err) => return Err(err),
+        };
         let mut executed = if answer.is_empty() {
             BTreeMap::new()
         } else {
@@ -222,7 +283,7 @@ impl ZohoClient {
                 executed.entry(channel.to_string()).or_insert(0);
             }
         }
-        Ok(Some(executed))
+        Ok(CadenceAnalytics::Executed(executed))
     }
 }
 
@@ -246,6 +307,65 @@ mod tests {
          "action":{"name":"cad whtsapp","type":"whatsapp_message_notification"},"id":"111111000000115111"},
         {"analytics":{"tasks_count":"2"},"action":{"name":"task2","type":"tasks"}}
       ],"created_by":{"name":"Poongodi89 S","id":"111112000000057662"}}]}"#;
+
+    /// One of Zoho's example answers of `getCadenceAnalytics` (tests/fixtures/zoho/spec/).
+    fn analytics_example(file: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/zoho/spec/getCadenceAnalytics/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_analytics_example_decodes_as_it_states() {
+        let body = analytics_example("response-200-success200.json");
+        let executed = decode_analytics(&body, "111112000000094004").unwrap();
+        // tasks_count 1, calls_count 1, email_count 0, whatsapp_count 0.
+        let expected: BTreeMap<String, u64> =
+            [("call", 1), ("email", 0), ("task", 1), ("whatsapp", 0)]
+                .map(|(c, n)| (c.to_owned(), n))
+                .into();
+        assert_eq!(executed, expected);
+    }
+
+    #[test]
+    fn only_the_unknown_cadence_400_is_an_answer() {
+        let dir = format!(
+            "{}/tests/fixtures/zoho/spec/getCadenceAnalytics",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut examples: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with("response-4"))
+            .collect();
+        examples.sort();
+        assert_eq!(examples.len(), 13, "{examples:?}");
+        for file in examples {
+            let status = file[9..12].parse().unwrap();
+            let body = analytics_example(&file);
+            assert_eq!(
+                is_unknown_cadence_answer(status, &body),
+                file == "response-400-invalidcadenceid.json",
+                "{file}"
+            );
+        }
+        assert!(is_unknown_cadence_answer(
+            400,
+            br#"{"code":"INVALID_DATA","details":{"id":"7"},"message":"m","status":"error"}"#
+        ));
+        let gone = |status, code: Option<&str>| ZohoError::Api {
+            endpoint: Endpoint::Analytics,
+            status,
+            code: code.map(str::to_owned),
+            message: String::new(),
+        };
+        assert!(cadence_gone(&gone(404, Some("INVALID_URL_PATTERN"))));
+        assert!(cadence_gone(&gone(400, None)));
+        assert!(!cadence_gone(&gone(400, Some("INVALID_DATA"))));
+        assert!(!cadence_gone(&gone(403, Some("NO_PERMISSION"))));
+    }
 
     #[test]
     fn analytics_totals_per_channel() {

@@ -2,18 +2,29 @@
 //! decoded as leniently as Zoho is inconsistent, the reduction of each cadence to the exporter's
 //! own [`Cadence`], and the paging through every page of one collection.
 //!
-//! Real answers differ from the documentation (see `api-notes.md`): `status` is a string where a
-//! boolean is documented, objects and even `modified_time` can be null, and new follow-up
-//! channels appear in `summary`. Everything here accepts those and ignores unknown fields.
+//! Real answers differ from the documentation (see `api-notes.md`): objects and even
+//! `modified_time` can be null, and new follow-up channels appear in `summary`. Everything here
+//! accepts those and ignores unknown fields; `status` is the specification's lifecycle
+//! ([`CadenceStatus`]).
+//!
+//! One odd cadence never costs a page: a page that does not decode whole is read cadence by
+//! cadence ([`crate::zoho::salvage`]), leaving out a field that cannot be read and skipping a
+//! cadence without a usable id. Each such cadence is counted once per collection under
+//! `error="invalid_cadence"` and logged at warn once per cadence id and field while it stays so;
+//! the collection goes on with the rest. Only a page that is not JSON, or whose `cadences` is not
+//! a list, fails.
 
-use crate::domain::cadence::{Cadence, Interner, UNKNOWN_MODULE};
+use crate::domain::cadence::{Cadence, Interner, Status, UNKNOWN_MODULE};
 use crate::metrics::labels::Endpoint;
-use crate::zoho::client::ZohoClient;
+use crate::support::label_values::{is_label_safe, OVERFLOW_LABEL};
+use crate::zoho::client::{UnreadKey, ZohoClient};
 use crate::zoho::error::ZohoError;
-use crate::zoho::lenient::{decode_json, null_as_default, LenientBool, LenientCount, ZohoId};
+use crate::zoho::lenient::{null_as_default, CadenceStatus, LenientBool, LenientCount, ZohoId};
+use crate::zoho::salvage::{decode_cadence_by_cadence, InvalidCadence};
 use crate::zoho::time::parse_zoho_time;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -22,6 +33,10 @@ pub const PER_PAGE: u32 = 200;
 /// A guard against an answer that claims `more_records` forever.
 pub(crate) const MAX_PAGES: u32 = 10_000;
 
+/// The `error` label of a cadence the exporter could not read whole (kept without some field,
+/// or skipped for want of a usable id).
+pub(crate) const INVALID_CADENCE: &str = "invalid_cadence";
+
 /// One page of `GET /settings/automation/cadences`.
 #[derive(Debug, Deserialize)]
 pub struct CadencesPage {
@@ -29,6 +44,10 @@ pub struct CadencesPage {
     pub(crate) cadences: Vec<RawCadence>,
     #[serde(default)]
     pub(crate) info: Option<PageInfo>,
+    /// The cadences of the page that could not be read whole, in page order: those in
+    /// `cadences` without some field, and those skipped.
+    #[serde(skip)]
+    pub(crate) invalid: Vec<InvalidCadence>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -48,7 +67,7 @@ pub(crate) struct RawCadence {
     #[serde(default)]
     pub(crate) active: Option<LenientBool>,
     #[serde(default)]
-    pub(crate) status: Option<LenientBool>,
+    pub(crate) status: Option<CadenceStatus>,
     #[serde(default)]
     pub(crate) published: Option<LenientBool>,
     #[serde(default, rename = "type")]
@@ -97,6 +116,8 @@ pub(crate) struct ExecutionDetails {
     pub(crate) execute_every: Option<ExecuteEvery>,
 }
 
+/// `execution_details.execute_every`: the specification's `period` is `immediately`, `hours`,
+/// `days` or `weeks`, and `unit` (1 to 99) is optional.
 #[derive(Debug, Deserialize, Default)]
 pub(crate) struct ExecuteEvery {
     #[serde(default)]
@@ -106,10 +127,15 @@ pub(crate) struct ExecuteEvery {
 }
 
 impl ExecuteEvery {
-    /// The execution period in seconds; `None` for an unknown period name.
+    /// The execution period in seconds: 0 for `immediately` (each enrollment runs at once), `unit`
+    /// periods otherwise, an absent `unit` read as 1 (the specification gives no default; one
+    /// period is what a lone period name means). `None` without a period or for an unknown period
+    /// name. The singular names, minutes and months are not in the specification but were seen in
+    /// older answers, so they stay.
     pub(crate) fn seconds(&self) -> Option<f64> {
-        let unit = self.unit.as_ref()?.0 as f64;
+        let unit = self.unit.map_or(1, |unit| unit.0) as f64;
         let period = match self.period.as_deref()?.trim().to_ascii_lowercase().as_str() {
+            "immediately" => return Some(0.0),
             "minute" | "minutes" => 60.0,
             "hour" | "hours" => 3_600.0,
             "day" | "days" => 86_400.0,
@@ -121,9 +147,16 @@ impl ExecuteEvery {
     }
 }
 
-/// Decodes one cadences page; the error names the JSON path of the bad field.
+/// Decodes one cadences page. A cadence with a field the exporter cannot read (a string where a
+/// count belongs, an object where a bool belongs; an unknown period name is fine) is kept without
+/// that field; a cadence without a usable `id` (missing, neither a string nor an integer) is
+/// skipped; both are listed in [`CadencesPage::invalid`]. Fails only when the page is not JSON, or
+/// its `cadences` is not a list or its `info` cannot be read (paging depends on it); the error
+/// names the JSON path of the bad field.
 pub fn decode_cadences_page(body: &[u8]) -> Result<CadencesPage, String> {
-    decode_json(body)
+    // Almost every page decodes whole at once, as fast as serde can; only a page holding an odd
+    // cadence pays for reading it cadence by cadence.
+    serde_json::from_slice(body).or_else(|_| decode_cadence_by_cadence(body))
 }
 
 impl CadencesPage {
@@ -151,8 +184,17 @@ impl RawCadence {
         let custom_view = label(&raw.custom_view);
         let created_by = label(&raw.created_by);
         let modified_by = label(&raw.modified_by);
-        // `active` is the documented boolean; `status` is what real answers fill reliably.
-        let active = raw.active.or(raw.status).map(|b| b.0).unwrap_or(false);
+        // The specification's lifecycle is `status`; the boolean `active` says only whether a
+        // cadence runs, so it decides only when `status` is absent.
+        let status = match raw.status.or(raw.active.map(CadenceStatus::from)) {
+            Some(CadenceStatus::Active) => Status::Active,
+            Some(CadenceStatus::Inactive) | None => Status::Inactive,
+            Some(CadenceStatus::Draft) => Status::Draft,
+            Some(CadenceStatus::Other(status)) if is_label_safe(&status) => {
+                Status::Other(texts.intern(&status))
+            }
+            Some(CadenceStatus::Other(_)) => Status::Other(texts.intern(OVERFLOW_LABEL)),
+        };
         let mut follow_ups: Vec<(Arc<str>, u64)> = raw
             .summary
             .unwrap_or_default()
@@ -174,7 +216,7 @@ impl RawCadence {
         Cadence {
             name: raw.name.unwrap_or_default().into_boxed_str(),
             module: texts.intern(module),
-            active,
+            status,
             published: raw.published.map(|b| b.0).unwrap_or(false),
             enrollment: texts.intern(raw.enrollment.as_deref().unwrap_or_default()),
             custom_view,
@@ -202,7 +244,9 @@ impl ZohoClient {
         );
         let mut cadences = Vec::new();
         let mut texts = Interner::default();
+        let mut unread = HashSet::new();
         for page in 1..=MAX_PAGES {
+            self.cadences_page.store(page, Ordering::Relaxed);
             let query = [
                 ("page", page.to_string()),
                 ("per_page", PER_PAGE.to_string()),
@@ -211,6 +255,7 @@ impl ZohoClient {
                 .get(Endpoint::Cadences, &path, &query, deadline)
                 .await?;
             if answer.is_empty() {
+                self.forget_fixed_fields(unread);
                 return Ok(cadences);
             }
             let decoded = self.decoded(
@@ -218,9 +263,17 @@ impl ZohoClient {
                 decode_cadences_page(&answer.body),
                 |detail| format!("page {page}: {detail}"),
             )?;
-            let (received, more) = (decoded.cadences.len(), decoded.more_records());
+            for invalid in &decoded.invalid {
+                self.telemetry
+                    .count_error(Endpoint::Cadences, INVALID_CADENCE);
+                self.log_invalid(page, invalid, &mut unread);
+            }
+            // A skipped cadence was received all the same: a page of only those is not the end.
+            let skipped = decoded.invalid.iter().filter(|c| c.id.is_none()).count();
+            let (received, more) = (decoded.cadences.len() + skipped, decoded.more_records());
             cadences.extend(decoded.into_cadences(&mut texts));
             if !more || received == 0 {
+                self.forget_fixed_fields(unread);
                 return Ok(cadences);
             }
         }
@@ -228,6 +281,51 @@ impl ZohoClient {
             endpoint: Endpoint::Cadences,
             detail: format!("more_records still true after {MAX_PAGES} pages"),
         }))
+    }
+}
+
+impl ZohoClient {
+    /// The cadence page the current or last collection reads (0 before the first).
+    pub(crate) fn cadences_page(&self) -> u32 {
+        self.cadences_page.load(Ordering::Relaxed)
+    }
+
+    /// Logs what could not be read of one cadence: at warn the first time a cadence id and field
+    /// show up, at debug while they stay. Names the field and the JSON type found, never a value.
+    fn log_invalid(&self, page: u32, invalid: &InvalidCadence, seen: &mut HashSet<UnreadKey>) {
+        let org = &self.org().name;
+        for field in &invalid.fields {
+            let key = (invalid.id.clone(), field.path.clone());
+            seen.insert(key.clone());
+            let first = self
+                .unread_logged
+                .lock()
+                .expect("unread fields lock")
+                .insert(key);
+            let (path, found) = (field.path.as_str(), field.found);
+            match (&invalid.id, first) {
+                (Some(id), true) => {
+                    tracing::warn!(org = %org, id = %id, field = path, found, "cadence field unreadable; the cadence is exported without it")
+                }
+                (Some(id), false) => {
+                    tracing::debug!(org = %org, id = %id, field = path, found, "cadence field still unreadable")
+                }
+                (None, true) => {
+                    tracing::warn!(org = %org, page, index = invalid.index, field = path, found, "cadence without a usable id skipped")
+                }
+                (None, false) => {
+                    tracing::debug!(org = %org, page, index = invalid.index, field = path, found, "cadence without a usable id skipped again")
+                }
+            }
+        }
+    }
+
+    /// After a complete collection: forgets the logged fields it did not see again.
+    fn forget_fixed_fields(&self, seen: HashSet<UnreadKey>) {
+        self.unread_logged
+            .lock()
+            .expect("unread fields lock")
+            .retain(|key| seen.contains(key));
     }
 }
 
@@ -248,12 +346,28 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_path() {
-        let err = decode_cadences_page(br#"{"cadences":[{"id":"1"},{"id":{"x":1}}]}"#).unwrap_err();
-        assert!(err.starts_with("cadences[1].id:"), "{err}");
-        let err =
-            decode_cadences_page(br#"{"cadences":[{"id":"1","status":"paused"}]}"#).unwrap_err();
-        assert!(err.starts_with("cadences[0].status:"), "{err}");
+    fn every_status_is_kept_unknown_ones_as_sent() {
+        let page = decode_cadences_page(
+            br#"{"cadences":[{"id":"1","status":"active"},{"id":"2","status":"inactive"},
+            {"id":"3","status":"draft"},{"id":"4","status":" paused "},{"id":"5","status":"Draft"},
+            {"id":"6","status":true},{"id":"7","status":"false"},{"id":"8","status":0}]}"#,
+        )
+        .expect("an unknown status does not fail the page");
+        let statuses: Vec<_> = page.cadences.into_iter().map(|c| c.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                CadenceStatus::Active,
+                CadenceStatus::Inactive,
+                CadenceStatus::Draft,
+                CadenceStatus::Other("paused".into()),
+                CadenceStatus::Draft,
+                CadenceStatus::Active,
+                CadenceStatus::Inactive,
+                CadenceStatus::Inactive,
+            ]
+            .map(Some)
+        );
     }
 
     #[test]
@@ -265,7 +379,7 @@ mod tests {
         )
         .unwrap();
         let cadence = &page.cadences[0];
-        assert_eq!(cadence.status, Some(LenientBool(false)));
+        assert_eq!(cadence.status, Some(CadenceStatus::Inactive));
         assert_eq!(cadence.active, None);
         let summary = cadence.summary.as_ref().unwrap();
         assert_eq!(summary["whatsapp_follow_up_count"], LenientCount(2));
@@ -281,7 +395,19 @@ mod tests {
         };
         assert_eq!(every(1, "hours").seconds(), Some(3_600.0));
         assert_eq!(every(2, "days").seconds(), Some(172_800.0));
+        assert_eq!(every(99, "weeks").seconds(), Some(99.0 * 604_800.0));
+        assert_eq!(every(3, "immediately").seconds(), Some(0.0));
         assert_eq!(every(1, "fortnights").seconds(), None);
+        let without_unit = ExecuteEvery {
+            unit: None,
+            period: Some("days".to_owned()),
+        };
+        assert_eq!(without_unit.seconds(), Some(86_400.0), "absent means 1");
+        let without_period = ExecuteEvery {
+            unit: Some(LenientCount(2)),
+            period: None,
+        };
+        assert_eq!(without_period.seconds(), None);
     }
 
     /// One cadence as Zoho might send it, with the value the exporter must read from it.
@@ -352,7 +478,7 @@ mod tests {
             let mut texts = Interner::default();
             for (cadence, expected) in page.into_cadences(&mut texts).zip(&cadences) {
                 proptest::prop_assert_eq!(cadence.id.to_string(), expected.id.to_string());
-                proptest::prop_assert_eq!(cadence.active, expected.active);
+                proptest::prop_assert_eq!(cadence.active(), expected.active);
                 proptest::prop_assert_eq!(cadence.modified, expected.modified.map(|m| m as f64));
             }
         }

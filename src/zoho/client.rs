@@ -9,6 +9,8 @@
 //! - Every attempt is counted in the org's [`OrgTelemetry`], every failed one by error label;
 //!   a failure found after the transport (an answer that does not decode, a refused token) is
 //!   counted through [`ZohoClient::counted`].
+//! - Some non-2xx answers are answers all the same (an [`AnswerRule`] says which): the 400s of
+//!   Zoho's specification that list an error per item.
 //!
 //! The OAuth token cache is [`crate::zoho::token`]. Credentials are taken from
 //! [`WatchedCredentials`] at each token request, so a rotated file applies without a reload; a
@@ -24,6 +26,8 @@ use crate::zoho::token::TokenState;
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use serde::Deserialize;
+use std::collections::HashSet;
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -72,6 +76,20 @@ pub(crate) struct Answer {
     pub(crate) body: Bytes,
 }
 
+/// Whether a non-2xx answer (status, body) is an answer all the same: Zoho's specification
+/// answers some requests with HTTP 400 and a list of per-item errors, which the caller reads
+/// and counts item by item.
+pub(crate) type AnswerRule = fn(u16, &[u8]) -> bool;
+
+/// Only 2xx answers are answers.
+pub(crate) fn only_success(_: u16, _: &[u8]) -> bool {
+    false
+}
+
+/// A cadence (by id; `None` for those without a usable id) and the path of a field it could not
+/// read: what is logged at warn once (`crate::zoho::cadences`).
+pub(super) type UnreadKey = (Option<String>, String);
+
 impl Answer {
     /// Whether the answer says "nothing here": 204, or a body of whitespace only.
     pub(crate) fn is_empty(&self) -> bool {
@@ -90,6 +108,12 @@ pub(crate) struct ZohoClient {
     pub(super) token: Mutex<TokenState>,
     /// Set from a `Retry-After` header: no call to Zoho before this instant.
     not_before: StdMutex<Option<Instant>>,
+    /// The unreadable cadence fields already logged at warn; a complete collection keeps only
+    /// those it saw again, so a field that was fixed and breaks again is logged again, and the
+    /// set never outgrows one collection's problems.
+    pub(super) unread_logged: StdMutex<HashSet<UnreadKey>>,
+    /// The cadence page the current (or last) collection reads, so a failure can name it.
+    pub(super) cadences_page: AtomicU32,
 }
 
 /// The one HTTP client configuration: rustls with ring, no redirects (an access token must not
@@ -131,6 +155,8 @@ impl ZohoClient {
             telemetry,
             token: Mutex::new(TokenState::default()),
             not_before: StdMutex::new(None),
+            unread_logged: StdMutex::new(HashSet::new()),
+            cadences_page: AtomicU32::new(0),
         }
     }
 
@@ -167,6 +193,25 @@ impl ZohoClient {
         })
     }
 
+    /// The host a call to `endpoint` goes to: the accounts server for tokens, else the API
+    /// domain of the cached token, or the configured one when no token is cached (or another
+    /// call holds the token state right now).
+    pub(crate) fn host(&self, endpoint: Endpoint) -> String {
+        let org = &self.spec.org;
+        let url = match endpoint {
+            Endpoint::Token => org.accounts_url.clone(),
+            _ => self
+                .token
+                .try_lock()
+                .ok()
+                .and_then(|state| state.api_domain())
+                .or_else(|| org.api_domain.clone())
+                .unwrap_or_else(|| org.data_center.api_domain()),
+        };
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        rest.split('/').next().unwrap_or_default().to_owned()
+    }
+
     /// An authorized GET on the org's API domain: refreshes the token when needed, and once more
     /// when Zoho rejects it.
     pub(crate) async fn get(
@@ -176,12 +221,27 @@ impl ZohoClient {
         query: &[(&str, String)],
         deadline: Instant,
     ) -> Result<Answer, ZohoError> {
+        self.get_answer(endpoint, path, query, deadline, only_success)
+            .await
+    }
+
+    /// [`ZohoClient::get`], also returning the non-2xx answers `is_answer` accepts, uncounted as
+    /// errors. `path` may carry a query of its own, sent as it is written (`query` is encoded).
+    pub(crate) async fn get_answer(
+        &self,
+        endpoint: Endpoint,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+        is_answer: AnswerRule,
+    ) -> Result<Answer, ZohoError> {
         let mut refreshed = false;
+        let attempts = self.spec.limits.max_attempts;
         loop {
             let token = self.access_token(deadline).await?;
             let url = format!("{}{}", token.api_domain, path);
             let result = self
-                .send_with_retries(endpoint, self.spec.limits.max_attempts, deadline, || {
+                .send_with_retries(endpoint, attempts, deadline, is_answer, || {
                     self.http.get(&url).query(query).header(
                         AUTHORIZATION,
                         format!("Zoho-oauthtoken {}", token.value.expose()),
@@ -204,13 +264,14 @@ impl ZohoClient {
         endpoint: Endpoint,
         max_attempts: u32,
         deadline: Instant,
+        is_answer: AnswerRule,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Answer, ZohoError> {
         let limits = &self.spec.limits;
         let mut attempt = 1;
         loop {
             self.wait_for_retry_after(endpoint, deadline).await?;
-            let err = match self.attempt(endpoint, build(), deadline).await {
+            let err = match self.attempt(endpoint, build(), deadline, is_answer).await {
                 Ok(answer) => return Ok(answer),
                 Err(err) => err,
             };
@@ -246,12 +307,14 @@ impl ZohoClient {
         Ok(())
     }
 
-    /// One HTTP attempt, counted and timed. Non-2xx answers become [`ZohoError::Api`].
+    /// One HTTP attempt, counted and timed. Non-2xx answers become [`ZohoError::Api`], unless
+    /// `is_answer` accepts them.
     async fn attempt(
         &self,
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
         deadline: Instant,
+        is_answer: AnswerRule,
     ) -> Result<Answer, ZohoError> {
         let started = Instant::now();
         let timeout = self
@@ -261,7 +324,7 @@ impl ZohoClient {
         if timeout.is_zero() {
             return Err(ZohoError::Deadline);
         }
-        let result = tokio::time::timeout(timeout, self.exchange(endpoint, request))
+        let result = tokio::time::timeout(timeout, self.exchange(endpoint, request, is_answer))
             .await
             .unwrap_or(Err((None, ZohoError::Timeout { endpoint })));
         let elapsed = started.elapsed().as_secs_f64();
@@ -283,6 +346,7 @@ impl ZohoClient {
         &self,
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
+        is_answer: AnswerRule,
     ) -> Result<Answer, (Option<u16>, ZohoError)> {
         let mut response = request
             .send()
@@ -310,7 +374,7 @@ impl ZohoClient {
             body.extend_from_slice(&chunk);
         }
         let body = body.freeze();
-        if (200..300).contains(&status) {
+        if (200..300).contains(&status) || is_answer(status, &body) {
             return Ok(Answer { status, body });
         }
         let parsed: ErrorAnswer = serde_json::from_slice(&body).unwrap_or_default();

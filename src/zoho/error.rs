@@ -2,6 +2,7 @@
 //! the bounded `error` label of `zoho_crm_api_errors_total` ([`ZohoError::metric_label`]).
 
 use crate::metrics::labels::Endpoint;
+use crate::support::label_values::is_label_safe;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ZohoError {
@@ -90,15 +91,6 @@ impl ZohoError {
         matches!(self, ZohoError::Api { status: 401, code: Some(code), .. }
             if code == "INVALID_TOKEN" || code == "AUTHENTICATION_FAILURE")
     }
-}
-
-/// Zoho's codes become label values only when short and plain.
-fn is_label_safe(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= 64
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '-' | '.'))
 }
 
 #[cfg(test)]

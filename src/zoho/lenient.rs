@@ -1,9 +1,11 @@
 //! The lenient field types of Zoho's answers, and the one decoder of its JSON.
 //!
 //! Real answers differ from the documentation (see `api-notes.md`): ids come as strings or as
-//! bare JSON numbers beyond 2^53, booleans as strings, counts as strings or null. These types
-//! accept all of those; a field of a truly wrong type is an error that names its path
-//! (`cadences[3].id`).
+//! bare JSON numbers beyond 2^53, booleans as strings, counts as strings or null. Zoho's OpenAPI
+//! specification (zoho/crm-oas, `v8.0/cadences/`) is the source of truth where it speaks:
+//! `status` is the lifecycle `active`, `inactive` or `draft` ("draft = not yet published"), and
+//! older answers sent a boolean there ([`CadenceStatus`]). These types accept all of those; a
+//! field of a truly wrong type is an error that names its path (`cadences[3].id`).
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -50,39 +52,100 @@ pub(crate) struct LenientBool(pub(crate) bool);
 
 impl<'de> Deserialize<'de> for LenientBool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct BoolVisitor;
-        impl Visitor<'_> for BoolVisitor {
-            type Value = LenientBool;
+        deserializer.deserialize_any(BoolVisitor)
+    }
+}
+
+/// Reads [`LenientBool`]; [`CadenceStatus`] reads its booleans and numbers through it too.
+struct BoolVisitor;
+
+impl Visitor<'_> for BoolVisitor {
+    type Value = LenientBool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a boolean, 0/1, or one of \"true\", \"false\", \"active\", \"inactive\"")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<LenientBool, E> {
+        Ok(LenientBool(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<LenientBool, E> {
+        match v {
+            0 => Ok(LenientBool(false)),
+            1 => Ok(LenientBool(true)),
+            _ => Err(E::invalid_value(de::Unexpected::Unsigned(v), &self)),
+        }
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<LenientBool, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientBool, E> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "active" | "enabled" | "yes" => Ok(LenientBool(true)),
+            "false" | "inactive" | "disabled" | "no" => Ok(LenientBool(false)),
+            _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+        }
+    }
+}
+
+/// A cadence's lifecycle as Zoho sends it in `status`: `active` (published and enrolling
+/// records), `inactive` (published but deactivated), `draft` (not yet published), or a value the
+/// specification does not list yet, kept as sent (trimmed) so that a new lifecycle shows up
+/// instead of failing. Older answers sent the boolean `active` here (`true`, `"false"`, 1, 0):
+/// read as active/inactive, as [`LenientBool`] reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CadenceStatus {
+    Active,
+    Inactive,
+    Draft,
+    Other(String),
+}
+
+impl From<LenientBool> for CadenceStatus {
+    fn from(active: LenientBool) -> CadenceStatus {
+        if active.0 {
+            CadenceStatus::Active
+        } else {
+            CadenceStatus::Inactive
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CadenceStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StatusVisitor;
+        impl Visitor<'_> for StatusVisitor {
+            type Value = CadenceStatus;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(
-                    "a boolean, 0/1, or one of \"true\", \"false\", \"active\", \"inactive\"",
-                )
+                f.write_str("a status such as \"active\", \"inactive\" or \"draft\", or a boolean")
             }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<LenientBool, E> {
-                Ok(LenientBool(v))
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<CadenceStatus, E> {
+                BoolVisitor.visit_bool(v).map(CadenceStatus::from)
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LenientBool, E> {
-                match v {
-                    0 => Ok(LenientBool(false)),
-                    1 => Ok(LenientBool(true)),
-                    _ => Err(E::invalid_value(de::Unexpected::Unsigned(v), &self)),
-                }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<CadenceStatus, E> {
+                BoolVisitor.visit_u64(v).map(CadenceStatus::from)
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LenientBool, E> {
-                match u64::try_from(v) {
-                    Ok(v) => self.visit_u64(v),
-                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
-                }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<CadenceStatus, E> {
+                BoolVisitor.visit_i64(v).map(CadenceStatus::from)
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientBool, E> {
-                match v.trim().to_ascii_lowercase().as_str() {
-                    "true" | "active" | "enabled" | "yes" => Ok(LenientBool(true)),
-                    "false" | "inactive" | "disabled" | "no" => Ok(LenientBool(false)),
-                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
-                }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CadenceStatus, E> {
+                let trimmed = v.trim();
+                let known = |name: &str| trimmed.eq_ignore_ascii_case(name);
+                Ok(if known("active") || known("true") {
+                    CadenceStatus::Active
+                } else if known("inactive") || known("false") {
+                    CadenceStatus::Inactive
+                } else if known("draft") {
+                    CadenceStatus::Draft
+                } else if trimmed.is_empty() {
+                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
+                } else {
+                    CadenceStatus::Other(trimmed.to_owned())
+                })
             }
         }
-        deserializer.deserialize_any(BoolVisitor)
+        deserializer.deserialize_any(StatusVisitor)
     }
 }
 

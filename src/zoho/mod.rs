@@ -5,7 +5,8 @@
 //!   [`credentials`]: the org's credentials, re-read from their files when these change.
 //! - [`error`]: `ZohoError`, which carries its endpoint and gives the bounded error label.
 //! - one module per endpoint, each with its answer shapes and the calls of one pass:
-//!   [`cadences`] (the paged cadences list, reduced to the domain's `Cadence`),
+//!   [`cadences`] (the paged cadences list, reduced to the domain's `Cadence`; a page holding
+//!   an odd cadence is read cadence by cadence by [`salvage`]),
 //!   [`records_count`] (enrolled records) and [`analytics`] (executed follow-ups).
 //! - [`lenient`]: the field types that take Zoho's inconsistent JSON, and the one JSON decoder;
 //!   [`time`]: Zoho's time formats.
@@ -22,5 +23,6 @@ pub(crate) mod credentials;
 pub(crate) mod error;
 pub(crate) mod lenient;
 pub(crate) mod records_count;
+pub(crate) mod salvage;
 pub(crate) mod time;
 pub(crate) mod token;

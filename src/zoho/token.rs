@@ -13,7 +13,7 @@
 use crate::domain::datacenter::is_trusted_api_domain;
 use crate::metrics::labels::Endpoint;
 use crate::support::secret::Secret;
-use crate::zoho::client::{truncate, ZohoClient};
+use crate::zoho::client::{only_success, truncate, ZohoClient};
 use crate::zoho::error::ZohoError;
 use serde::Deserialize;
 use std::collections::VecDeque;
@@ -46,6 +46,11 @@ pub(crate) struct TokenState {
 }
 
 impl TokenState {
+    /// The API domain of the cached access token, if one is cached.
+    pub(crate) fn api_domain(&self) -> Option<String> {
+        self.current.as_ref().map(|t| t.api_domain.clone())
+    }
+
     /// Whether a token request may be sent now; if so, it is counted against Zoho's window.
     fn take_request(&mut self, now: Instant) -> Result<(), ZohoError> {
         if let Some(until) = self.paused_until.filter(|until| now < *until) {
@@ -177,7 +182,7 @@ impl ZohoClient {
         let answer = self
             // One attempt only: every token request counts against Zoho's ten per ten minutes,
             // so a failed one waits for the next collection rather than being retried here.
-            .send_with_retries(Endpoint::Token, 1, deadline, || {
+            .send_with_retries(Endpoint::Token, 1, deadline, only_success, || {
                 self.http.post(&url).form(&[
                     ("grant_type", "refresh_token"),
                     ("client_id", credentials.client_id.as_str()),

@@ -43,6 +43,16 @@ pub async fn single(cadences: Vec<serde_json::Value>, extra: &str) -> (FakeZoho,
     (fake, state, collectors.remove(0))
 }
 
+/// One of Zoho's example answers from its OpenAPI specification, as saved in
+/// `tests/fixtures/zoho/spec/` (e.g. `getCadences/response-200-successfullist.json`).
+pub fn spec(path: &str) -> serde_json::Value {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/zoho/spec")
+        .join(path);
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
 /// The whole text-format exposition, as a scrape would see it.
 pub fn scrape(state: &SharedState) -> String {
     String::from_utf8(state.scrape_body(Format::Text, false)).expect("UTF-8")

@@ -26,7 +26,7 @@ CADENCE_LABELS = {"org", "id", "name", "module"}
 METRICS = {
     "zoho_crm_cadences": {"org", "module", "status"},
     "zoho_crm_follow_ups": {"org", "module", "channel"},
-    "zoho_crm_cadence_info": CADENCE_LABELS | {"enrollment", "custom_view", "created_by", "modified_by"},
+    "zoho_crm_cadence_info": CADENCE_LABELS | {"status", "enrollment", "custom_view", "created_by", "modified_by"},
     "zoho_crm_cadence_active": CADENCE_LABELS,
     "zoho_crm_cadence_published": CADENCE_LABELS,
     "zoho_crm_cadence_follow_ups": CADENCE_LABELS | {"channel"},
