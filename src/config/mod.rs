@@ -7,6 +7,7 @@
 //! - [`raw`]: the file as serde reads it, and the checks that turn it into a `Config`, with
 //!   errors that name the field and the value.
 //! - [`source`]: where the config comes from, so that a reload reads it again.
+//! - [`shard`]: which orgs of the config this process collects (`--shard`, `--total-shards`).
 //!
 //! Loading is two steps. Serde reads the file into `Raw*` structs that refuse unknown keys (serde
 //! names the key and its path); [`raw`] then checks every value. Secrets given as `<key>_file`
@@ -15,6 +16,7 @@
 //! Uses `domain` and `support`.
 
 pub(crate) mod raw;
+pub(crate) mod shard;
 pub(crate) mod source;
 
 use crate::domain::datacenter::DataCenter;

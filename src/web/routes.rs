@@ -1,5 +1,6 @@
 //! The HTTP surface: `/metrics` (or the configured telemetry path), `/-/healthy`, `/-/ready`,
-//! `/-/reload` and the HTML status page at `/` ([`crate::web::status_page`]).
+//! `/-/reload`, the HTML status page at `/` ([`crate::web::status_page`]) and Prometheus
+//! service discovery at `/sd` ([`crate::web::sd`]).
 //!
 //! [`router`] is kept apart from serving so tests drive it with `oneshot`, no socket needed.
 //! Handlers only read [`SharedState`]; nothing here ever calls Zoho.
@@ -46,6 +47,9 @@ pub fn router(app: AppState) -> Router {
         .route("/-/reload", post(reload).put(reload));
     if telemetry_path != "/" {
         router = router.route("/", get(crate::web::status_page::status_page));
+    }
+    if telemetry_path != "/sd" {
+        router = router.route("/sd", get(crate::web::sd::sd));
     }
     let mut router = router
         .route(&telemetry_path, get(metrics))
