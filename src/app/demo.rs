@@ -107,6 +107,7 @@ mod with_demo {
             timeout: Duration::from_secs(10),
             per_cadence_metrics: true,
             max_response_bytes: crate::config::DEFAULT_MAX_RESPONSE_BYTES,
+            max_concurrent_collections: crate::config::DEFAULT_MAX_CONCURRENT_COLLECTIONS,
             orgs: vec![OrgConfig {
                 name: DEMO_ORG.to_owned(),
                 data_center: DataCenter::Us,

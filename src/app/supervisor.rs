@@ -9,6 +9,7 @@
 //! Orgs on API v7 get none: those endpoints exist in v8 only.
 
 use crate::app::org::{Org, OrgSpec};
+use crate::collect::limit::PassLimit;
 use crate::config::shard::Shard;
 use crate::config::source::ConfigSource;
 use crate::config::Config;
@@ -91,6 +92,8 @@ pub struct Supervisor {
     running: BTreeMap<String, RunningOrg>,
     /// The orgs of every config applied are this shard's.
     shard: Shard,
+    /// Every org's passes in flight, bounded by the config's `max_concurrent_collections`.
+    limit: Arc<PassLimit>,
 }
 
 impl Supervisor {
@@ -100,6 +103,7 @@ impl Supervisor {
             http: http_client(),
             running: BTreeMap::new(),
             shard: Shard::default(),
+            limit: PassLimit::new(crate::config::DEFAULT_MAX_CONCURRENT_COLLECTIONS),
         }
     }
 
@@ -119,6 +123,7 @@ impl Supervisor {
             &sharded
         };
         self.state.apply_config(config);
+        self.limit.set_bound(config.max_concurrent_collections);
         let wanted: Vec<&str> = config.orgs.iter().map(|o| o.name.as_str()).collect();
         self.running.retain(|name, _| {
             let keep = wanted.contains(&name.as_str());
@@ -137,6 +142,7 @@ impl Supervisor {
                 spec,
                 &self.state,
                 &self.http,
+                &self.limit,
                 previous.as_ref().map(|p| &p.org),
             );
             let new_client = !previous

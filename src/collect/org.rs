@@ -5,6 +5,7 @@
 //! another. A collection has a deadline; when it passes, the collection fails like any other.
 
 use crate::collect::failures::FailureLog;
+use crate::collect::limit::{first_offset, PassLimit};
 use crate::collect::{ticker, within, LoopSpec};
 use crate::domain::snapshot::OrgSnapshot;
 use crate::domain::transitions::{transitions, Transition};
@@ -22,11 +23,19 @@ pub(crate) struct OrgCollector {
     telemetry: Arc<OrgTelemetry>,
     spec: LoopSpec,
     failures: FailureLog,
+    /// Shared by every org's passes: at most so many in flight.
+    limit: Arc<PassLimit>,
 }
 
 impl OrgCollector {
-    /// A collector for the client's org, publishing to `state`.
-    pub(crate) fn new(client: Arc<ZohoClient>, state: SharedState, spec: LoopSpec) -> OrgCollector {
+    /// A collector for the client's org, publishing to `state`, its collections in flight
+    /// counted by `limit`.
+    pub(crate) fn new(
+        client: Arc<ZohoClient>,
+        state: SharedState,
+        spec: LoopSpec,
+        limit: Arc<PassLimit>,
+    ) -> OrgCollector {
         let telemetry = state.telemetry().org(&client.org().name);
         OrgCollector {
             client,
@@ -34,6 +43,7 @@ impl OrgCollector {
             telemetry,
             spec,
             failures: FailureLog::default(),
+            limit,
         }
     }
 
@@ -41,8 +51,10 @@ impl OrgCollector {
         &self.client.org().name
     }
 
-    /// Collects once; on success the new snapshot is published, on failure the old one stays.
+    /// Collects once, when the limit lets it start; on success the new snapshot is published,
+    /// on failure the old one stays.
     pub(crate) async fn collect_once(&self) -> Result<(), ZohoError> {
+        let permit = self.limit.acquire().await;
         let started = Instant::now();
         let deadline = started + self.spec.deadline;
         self.telemetry.collection_started();
@@ -58,6 +70,8 @@ impl OrgCollector {
             }
         };
         let snapshot = Arc::new(OrgSnapshot::build(cadences, SystemTime::now()));
+        // The pages are read and reduced: publishing (and its encoding) needs no permit.
+        drop(permit);
         self.note_transitions(&snapshot);
         self.failures.succeeded(self.org(), "collection");
         tracing::debug!(
@@ -102,8 +116,11 @@ impl OrgCollector {
         }
     }
 
-    /// Collects every interval until the task is aborted. The first collection starts at once.
+    /// Collects every interval until the task is aborted. The first collection starts at the
+    /// org's offset within the first interval ([`first_offset`]).
     pub(crate) async fn run(&self) {
+        let orgs = self.state.org_count();
+        tokio::time::sleep(first_offset(self.org(), orgs, self.spec.interval)).await;
         let mut ticker = ticker(self.spec.interval);
         loop {
             ticker.tick().await;
