@@ -1,5 +1,6 @@
-//! Many orgs: sharding across processes (`--shard`, `--total-shards`), service discovery
-//! (`/sd`), and the built binary's flag checks.
+//! Many orgs: the bound on collections in flight (`max_concurrent_collections`), sharding
+//! across processes (`--shard`, `--total-shards`), service discovery (`/sd`), and the built
+//! binary's flag checks.
 
 mod common;
 
@@ -8,6 +9,62 @@ use fake_zoho::{generated_cadences, FakeZoho};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+use zoho_cadences_exporter::{Config, SharedState, Supervisor};
+
+/// `fake`'s org entries named org-<from> .. org-<to - 1>.
+fn org_entries(fake: &FakeZoho, range: std::ops::Range<usize>) -> String {
+    range.map(|n| fake.org_yaml(&format!("org-{n}"))).collect()
+}
+
+/// Waits until `orgs` orgs have `zoho_crm_up` 1, for at most 20 s.
+async fn wait_all_up(state: &SharedState, orgs: usize) {
+    let started = Instant::now();
+    loop {
+        let text = scrape(state);
+        let up = text
+            .lines()
+            .filter(|l| l.starts_with("zoho_crm_up{") && l.ends_with(" 1"))
+            .count();
+        if up == orgs {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{up} of {orgs} up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn never_more_collections_in_flight_than_the_bound_and_a_reload_applies_a_new_one() {
+    let fake = FakeZoho::start(generated_cadences(2)).await.unwrap();
+    // Every request takes 150 ms: without the bound, the orgs' token calls and pages overlap.
+    fake.set_latency(Duration::from_millis(150));
+    let yaml = |bound: usize, orgs: usize| {
+        format!(
+            "interval: 1m\nmax_concurrent_collections: {bound}\norgs:\n{}",
+            org_entries(&fake, 0..orgs)
+        )
+    };
+    let config = Config::parse(&yaml(1, 4)).unwrap();
+    let state = SharedState::new(&config);
+    let mut supervisor = Supervisor::new(state.clone());
+    supervisor.apply(&config);
+    wait_all_up(&state, 4).await;
+    // Collections and enrollment passes, one at a time.
+    assert_eq!(fake.take_most_in_flight(), 1);
+
+    // Six orgs more, three at a time. Their first collections start within a second (a tenth
+    // of a second per org of the config); each takes 1.2 s (a token and a page): some three
+    // overlap, whatever the offsets.
+    fake.set_latency(Duration::from_millis(600));
+    supervisor.apply(&Config::parse(&yaml(3, 10)).unwrap());
+    wait_all_up(&state, 10).await;
+    assert_eq!(fake.take_most_in_flight(), 3);
+    supervisor.stop();
+}
 
 /// A config of `names`, every org collecting from `fake`.
 fn orgs_config(dir: &Path, fake: &FakeZoho, names: &[String]) -> PathBuf {

@@ -119,6 +119,11 @@ struct Data {
     analytics_requests: Vec<AnalyticsRequest>,
     /// Share of requests (0 to 1) that get a random fault when none is queued (soak tests).
     fault_rate: f64,
+    /// How long every request waits before it is handled.
+    latency: Duration,
+    /// Requests being handled now, and the most at once since last asked.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// A cadence switched off and on again every `period` (the demo's changing cadence).
@@ -174,6 +179,9 @@ impl FakeZoho {
                 records_count_requests: Vec::new(),
                 analytics_requests: Vec::new(),
                 fault_rate: 0.0,
+                latency: Duration::ZERO,
+                in_flight: 0,
+                most_in_flight: 0,
             })),
             base_url: format!("http://{addr}"),
         };
@@ -191,6 +199,10 @@ impl FakeZoho {
                 "/crm/{version}/settings/automation/cadences/{id}/actions/analytics",
                 get(analytics),
             )
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                count_in_flight,
+            ))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -310,6 +322,16 @@ impl FakeZoho {
         self.with(|d| d.analytics_requests.clone())
     }
 
+    /// Makes every request, of every route, wait `latency` before it is handled.
+    pub fn set_latency(&self, latency: Duration) {
+        self.with(|d| d.latency = latency);
+    }
+
+    /// The most requests, of every route, handled at once since the last call (or the start).
+    pub fn take_most_in_flight(&self) -> usize {
+        self.with(|d| std::mem::replace(&mut d.most_in_flight, d.in_flight))
+    }
+
     /// Switches the cadence with `id` off and on every `period`, starting active.
     pub fn set_flapping(&self, id: &str, period: Duration) {
         let since_unix = chrono::Utc::now().timestamp();
@@ -347,6 +369,32 @@ impl<T> RequestLog<T> for Vec<T> {
         }
         self.push(item);
     }
+}
+
+/// Counts a request in flight until it is answered or abandoned, after the latency set.
+async fn count_in_flight(
+    State(shared): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    /// Counts the request out when dropped: answered, or abandoned by the client.
+    struct InFlight(Shared);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            self.0.data.lock().expect("fake lock").in_flight -= 1;
+        }
+    }
+    let latency = {
+        let mut data = shared.data.lock().expect("fake lock");
+        data.in_flight += 1;
+        data.most_in_flight = data.most_in_flight.max(data.in_flight);
+        data.latency
+    };
+    let _counted = InFlight(shared);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    next.run(request).await
 }
 
 fn take_fault(shared: &Shared, route: Route) -> Option<Fault> {
