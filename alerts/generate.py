@@ -352,7 +352,7 @@ def rules(config: Config) -> dict:
             f"""
             (
                 {m('zoho_crm_expectation_matches')} == 0
-              unless on (job, instance, expectation)
+              unless on (job, expectation)
                 {m('zoho_crm_expectation_matches')} > 0
             )
             and on (job, instance, org)

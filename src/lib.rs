@@ -39,6 +39,7 @@ pub use app::demo::{start as start_demo, DemoError, DemoZoho};
 pub use app::org::Org;
 pub use app::serve::{run as serve, ServeOptions, SHUTDOWN_GRACE};
 pub use app::supervisor::Supervisor;
+pub use config::shard::Shard;
 pub use config::source::ConfigSource;
 pub use config::{Config, ConfigError};
 pub use domain::cadence::{Cadence, Interner};

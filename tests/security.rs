@@ -214,7 +214,11 @@ impl Served {
             config,
             vec![listener, second_listener],
             "/metrics".to_owned(),
-            ServeOptions { web_config, limits },
+            ServeOptions {
+                web_config,
+                limits,
+                ..ServeOptions::default()
+            },
             async move {
                 let _ = stopped.await;
             },

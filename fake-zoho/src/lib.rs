@@ -133,6 +133,11 @@ struct Data {
     /// Cadences per page whatever `per_page` asks, when set (the specification allows up to 400
     /// on a page).
     page_size: Option<u32>,
+    /// How long every request waits before it is handled.
+    latency: Duration,
+    /// Requests being handled now, and the most at once since last asked.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// A cadence switched off after `first_off`, then on and off again every `period` (the demo's
@@ -192,6 +197,9 @@ impl FakeZoho {
                 analytics_requests: Vec::new(),
                 fault_rate: 0.0,
                 page_size: None,
+                latency: Duration::ZERO,
+                in_flight: 0,
+                most_in_flight: 0,
             })),
             base_url: format!("http://{addr}"),
         };
@@ -209,6 +217,10 @@ impl FakeZoho {
                 "/crm/{version}/settings/automation/cadences/{id}/actions/analytics",
                 get(analytics),
             )
+            .layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                count_in_flight,
+            ))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -338,6 +350,16 @@ impl FakeZoho {
         self.with(|d| d.analytics_requests.clone())
     }
 
+    /// Makes every request, of every route, wait `latency` before it is handled.
+    pub fn set_latency(&self, latency: Duration) {
+        self.with(|d| d.latency = latency);
+    }
+
+    /// The most requests, of every route, handled at once since the last call (or the start).
+    pub fn take_most_in_flight(&self) -> usize {
+        self.with(|d| std::mem::replace(&mut d.most_in_flight, d.in_flight))
+    }
+
     /// Switches the cadence with `id`, active at first, off after `first_off` (at most
     /// `period`), then on and off again every `period`.
     pub fn set_flapping(&self, id: &str, period: Duration, first_off: Duration) {
@@ -377,6 +399,32 @@ impl<T> RequestLog<T> for Vec<T> {
         }
         self.push(item);
     }
+}
+
+/// Counts a request in flight until it is answered or abandoned, after the latency set.
+async fn count_in_flight(
+    State(shared): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    /// Counts the request out when dropped: answered, or abandoned by the client.
+    struct InFlight(Shared);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            self.0.data.lock().expect("fake lock").in_flight -= 1;
+        }
+    }
+    let latency = {
+        let mut data = shared.data.lock().expect("fake lock");
+        data.in_flight += 1;
+        data.most_in_flight = data.most_in_flight.max(data.in_flight);
+        data.latency
+    };
+    let _counted = InFlight(shared);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    next.run(request).await
 }
 
 fn take_fault(shared: &Shared, route: Route) -> Option<Fault> {

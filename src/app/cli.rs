@@ -3,6 +3,8 @@
 //! is a log line in the `--log.format` chosen.
 
 use crate::app::demo;
+use crate::app::shard::{hostname, parse_shard_flag, shard_from_flags, ShardFlag};
+use crate::config::shard::Shard;
 use crate::config::source::ConfigSource;
 use crate::config::Config;
 use crate::support::logging::{LogFormat, LogLevel};
@@ -64,6 +66,14 @@ struct Args {
     /// config format (see docs/security.md). Re-read when it or its certificates change.
     #[arg(long = "web.config.file", value_name = "PATH")]
     web_config_file: Option<PathBuf>,
+    /// This process's shard: a number below --total-shards, or `auto` for the trailing
+    /// -<ordinal> of the hostname (a StatefulSet's pod name). It collects, serves and waits
+    /// for only the orgs whose FNV-1a 64 hash of the name, mod --total-shards, is this number.
+    #[arg(long, value_name = "N|auto", default_value = "0", value_parser = parse_shard_flag)]
+    shard: ShardFlag,
+    /// How many shards share the orgs of the config.
+    #[arg(long = "total-shards", value_name = "M", default_value_t = 1)]
+    total_shards: u64,
 }
 
 /// The binary: sets the allocator up, parses the flags, takes systemd's sockets when asked to,
@@ -111,6 +121,9 @@ async fn run(args: Args, systemd_sockets: SystemdSockets) -> Result<ExitCode, ()
         return Err(());
     }
     let listen = listen_flags(&args, systemd_sockets)?;
+    let shard = shard_from_flags(args.shard, args.total_shards, hostname).map_err(|message| {
+        tracing::error!(error = %message, "invalid sharding flags");
+    })?;
     // The demo's simulated Zoho must outlive the exporter, so it is held here.
     let (_demo_zoho, source) = config_source(&args).await?;
     let config = source.load().map_err(|message| {
@@ -123,10 +136,11 @@ async fn run(args: Args, systemd_sockets: SystemdSockets) -> Result<ExitCode, ()
         })?),
     };
     if args.config_check {
-        print_check(&config, web_config.as_ref());
+        print_check(&config, web_config.as_ref(), shard);
         return Ok(ExitCode::SUCCESS);
     }
     if args.once {
+        let config = shard.filter(config);
         let (exposition, all_succeeded) = crate::app::once::collect_once(&config).await;
         print!("{exposition}");
         return Ok(if all_succeeded {
@@ -136,7 +150,7 @@ async fn run(args: Args, systemd_sockets: SystemdSockets) -> Result<ExitCode, ()
         });
     }
     let listeners = listen.listeners().await?;
-    serve(args, source, config, web_config, listeners).await
+    serve(args, source, config, web_config, listeners, shard).await
 }
 
 /// Where to listen, as the flags say: the systemd sockets when asked for, else every
@@ -170,9 +184,17 @@ async fn config_source(args: &Args) -> Result<(Option<demo::DemoZoho>, ConfigSou
     })
 }
 
-/// `--config.check`: what was found valid.
-fn print_check(config: &Config, web_config: Option<&WebConfig>) {
+/// `--config.check`: what was found valid, and which of its orgs this shard collects.
+fn print_check(config: &Config, web_config: Option<&WebConfig>, shard: Shard) {
     println!("config OK: {}", config.summary());
+    if shard != Shard::default() {
+        let orgs = shard.filter(config.clone()).orgs.len();
+        println!(
+            "shard {} of {}: {orgs} org(s) of the config",
+            shard.ordinal(),
+            shard.total()
+        );
+    }
     if let Some(web) = web_config {
         let on_off = |on| if on { "on" } else { "off" };
         println!(
@@ -190,17 +212,25 @@ async fn serve(
     config: Config,
     web_config: Option<WebConfig>,
     listeners: Vec<tokio::net::TcpListener>,
+    shard: Shard,
 ) -> Result<ExitCode, ()> {
-    let orgs = config.orgs.len();
+    let orgs = shard.filter(config.clone()).orgs.len();
+    let (ordinal, total) = (shard.ordinal(), shard.total());
+    if orgs == 0 {
+        tracing::warn!(shard = ordinal, total_shards = total, "no org of the config belongs to this shard; it serves only its own metrics until a reload brings one");
+    }
     let tls = web_config.as_ref().is_some_and(WebConfig::tls_enabled);
     for listener in &listeners {
         match listener.local_addr() {
-            Ok(addr) => tracing::info!(address = %addr, orgs, demo = args.demo, tls, "listening"),
+            Ok(addr) => {
+                tracing::info!(address = %addr, orgs, shard = ordinal, total_shards = total, demo = args.demo, tls, "listening")
+            }
             Err(_) => tracing::info!(orgs, "listening"),
         }
     }
     let options = crate::app::serve::ServeOptions {
         web_config,
+        shard,
         ..Default::default()
     };
     let shutdown = crate::app::signals::shutdown_signal();

@@ -52,6 +52,9 @@ pub async fn start() -> Result<(DemoZoho, Config), DemoError> {
     #[cfg(feature = "demo")]
     {
         let fake = fake_zoho::demo::start().await.map_err(DemoError::Start)?;
+        // Where it is, for trying several orgs: a config whose orgs point their accounts_url
+        // and api_domain here, with the fake's credentials, collects from it too.
+        tracing::info!(url = %fake.url(), "the demo's simulated Zoho is listening");
         let config = with_demo::config_for(&fake);
         Ok((fake, config))
     }
@@ -107,6 +110,7 @@ mod with_demo {
             timeout: Duration::from_secs(10),
             per_cadence_metrics: true,
             max_response_bytes: crate::config::DEFAULT_MAX_RESPONSE_BYTES,
+            max_concurrent_collections: crate::config::DEFAULT_MAX_CONCURRENT_COLLECTIONS,
             orgs: vec![OrgConfig {
                 name: DEMO_ORG.to_owned(),
                 data_center: DataCenter::Us,

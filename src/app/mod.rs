@@ -1,6 +1,7 @@
 //! Layer 10, `app`: the exporter put together.
 //!
-//! - [`cli`]: the flags and what the binary does with them (`--config.check`, `--once`, serve).
+//! - [`cli`]: the flags and what the binary does with them (`--config.check`, `--once`, serve);
+//!   [`shard`]: `--shard` (a number or `auto`, from the hostname) and `--total-shards`.
 //! - [`org`]: one org wired once (client, collector, side loops) from its spec, by the one
 //!   constructor the supervisor, `--once` and the tests share.
 //! - [`supervisor`]: every org's tasks in line with the config across reloads.
@@ -16,5 +17,6 @@ pub(crate) mod demo;
 pub(crate) mod once;
 pub(crate) mod org;
 pub(crate) mod serve;
+pub(crate) mod shard;
 pub(crate) mod signals;
 pub(crate) mod supervisor;

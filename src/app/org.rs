@@ -6,6 +6,7 @@
 //! whose spec did not change is kept (the client, and with it the cached OAuth token; a loop),
 //! the others are built anew.
 
+use crate::collect::limit::PassLimit;
 use crate::collect::org::OrgCollector;
 use crate::collect::side::{AnalyticsPass, EnrollmentPass, SideLoop};
 use crate::collect::LoopSpec;
@@ -71,21 +72,27 @@ fn reuse<T>(previous: Option<&Arc<T>>, same: bool, build: impl FnOnce() -> T) ->
 impl Org {
     /// Wires every org of `config` anew, publishing into `state`, with the client `limits`:
     /// for `--once` and for tests that drive collections themselves.
+    /// Their passes share one bound, `max_concurrent_collections`, as the supervisor's do.
     pub fn wire_all(config: &Config, state: &SharedState, limits: Limits) -> Vec<Org> {
         let http = http_client();
+        let limit = PassLimit::new(config.max_concurrent_collections);
         config
             .orgs
             .iter()
-            .map(|org| Org::wire(OrgSpec::new(config, org, limits), state, &http, None))
+            .map(|org| {
+                let spec = OrgSpec::new(config, org, limits);
+                Org::wire(spec, state, &http, &limit, None)
+            })
             .collect()
     }
 
     /// Builds the org's parts from `spec`, keeping each part of `previous` whose spec is the
-    /// same (and, for the loops, whose client is kept).
+    /// same (and, for the loops, whose client is kept). Every pass takes a permit of `limit`.
     pub(crate) fn wire(
         spec: OrgSpec,
         state: &SharedState,
         http: &reqwest::Client,
+        limit: &Arc<PassLimit>,
         previous: Option<&Org>,
     ) -> Org {
         let client = reuse(
@@ -101,20 +108,35 @@ impl Org {
         let collector = reuse(
             kept.map(|p| &p.collector),
             kept.is_some_and(|p| p.spec.collection == spec.collection),
-            || OrgCollector::new(client.clone(), state.clone(), spec.collection),
+            || {
+                OrgCollector::new(
+                    client.clone(),
+                    state.clone(),
+                    spec.collection,
+                    limit.clone(),
+                )
+            },
         );
         let enrollment = spec.enrollment.map(|every| {
             reuse(
                 kept.and_then(|p| p.enrollment.as_ref()),
                 kept.is_some_and(|p| p.spec.enrollment == spec.enrollment),
-                || SideLoop::new(EnrollmentPass, client.clone(), state.clone(), every),
+                || {
+                    SideLoop::new(
+                        EnrollmentPass,
+                        client.clone(),
+                        state.clone(),
+                        every,
+                        limit.clone(),
+                    )
+                },
             )
         });
         let analytics = spec.analytics.clone().map(|(pass, every)| {
             reuse(
                 kept.and_then(|p| p.analytics.as_ref()),
                 kept.is_some_and(|p| p.spec.analytics == spec.analytics),
-                || SideLoop::new(pass, client.clone(), state.clone(), every),
+                || SideLoop::new(pass, client.clone(), state.clone(), every, limit.clone()),
             )
         });
         Org {

@@ -7,6 +7,7 @@
 
 use crate::app::signals::{hangup_signals, next_hangup};
 use crate::app::supervisor::Supervisor;
+use crate::config::shard::Shard;
 use crate::config::source::ConfigSource;
 use crate::config::Config;
 use crate::store::SharedState;
@@ -22,11 +23,12 @@ use tokio::sync::{mpsc, watch};
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How the endpoint is exposed: the `--web.config.file` (TLS, basic auth, headers), if any, and
-/// the connection limits.
+/// the connection limits; and which shard of the config's orgs this process collects.
 #[derive(Clone, Default)]
 pub struct ServeOptions {
     pub web_config: Option<WebConfig>,
     pub limits: Limits,
+    pub shard: Shard,
 }
 
 /// Serves on every listener until `shutdown` completes. Collections are abandoned at once;
@@ -39,8 +41,13 @@ pub async fn run(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Only this shard's orgs, from the start: the state, the status page, `/-/ready` and `/sd`
+    // know no other.
+    let config = options.shard.filter(config);
     let state = SharedState::new(&config);
-    let mut supervisor = Supervisor::new(state.clone());
+    let (ordinal, total) = (options.shard.ordinal(), options.shard.total());
+    state.telemetry().set_shard(ordinal, total);
+    let mut supervisor = Supervisor::new(state.clone()).sharded(options.shard);
     supervisor.apply(&config);
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let supervisor_task = tokio::spawn(supervise(supervisor, source, reload_rx));

@@ -9,6 +9,8 @@
 //! Orgs on API v7 get none: those endpoints exist in v8 only.
 
 use crate::app::org::{Org, OrgSpec};
+use crate::collect::limit::PassLimit;
+use crate::config::shard::Shard;
 use crate::config::source::ConfigSource;
 use crate::config::Config;
 use crate::store::SharedState;
@@ -88,6 +90,10 @@ pub struct Supervisor {
     state: SharedState,
     http: reqwest::Client,
     running: BTreeMap<String, RunningOrg>,
+    /// The orgs of every config applied are this shard's.
+    shard: Shard,
+    /// Every org's passes in flight, bounded by the config's `max_concurrent_collections`.
+    limit: Arc<PassLimit>,
 }
 
 impl Supervisor {
@@ -96,12 +102,28 @@ impl Supervisor {
             state,
             http: http_client(),
             running: BTreeMap::new(),
+            shard: Shard::default(),
+            limit: PassLimit::new(crate::config::DEFAULT_MAX_CONCURRENT_COLLECTIONS),
         }
     }
 
-    /// Brings the running tasks in line with `config`.
+    /// The supervisor of one shard: it runs only that shard's orgs of every config applied.
+    pub(crate) fn sharded(mut self, shard: Shard) -> Supervisor {
+        self.shard = shard;
+        self
+    }
+
+    /// Brings the running tasks in line with this shard's orgs of `config`.
     pub fn apply(&mut self, config: &Config) {
+        let sharded;
+        let config = if self.shard == Shard::default() {
+            config
+        } else {
+            sharded = self.shard.filter(config.clone());
+            &sharded
+        };
         self.state.apply_config(config);
+        self.limit.set_bound(config.max_concurrent_collections);
         let wanted: Vec<&str> = config.orgs.iter().map(|o| o.name.as_str()).collect();
         self.running.retain(|name, _| {
             let keep = wanted.contains(&name.as_str());
@@ -120,6 +142,7 @@ impl Supervisor {
                 spec,
                 &self.state,
                 &self.http,
+                &self.limit,
                 previous.as_ref().map(|p| &p.org),
             );
             let new_client = !previous

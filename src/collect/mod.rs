@@ -6,12 +6,15 @@
 //!   follow-ups executed), run on the org's latest snapshot on its own interval, apart from the
 //!   collection, so it can neither fail nor delay it.
 //! - [`failures`]: a lasting failure logged once per change.
+//! - [`limit`]: the bound on passes in flight across every org (`max_concurrent_collections`),
+//!   and each org's first collection spread over the first interval.
 //!
 //! Every pass runs within a deadline ([`LoopSpec`]); a pass that misses it fails like any other.
 //!
 //! Uses `store`, `zoho`, `metrics`, `config`, `domain` and `support`.
 
 pub(crate) mod failures;
+pub(crate) mod limit;
 pub(crate) mod org;
 pub(crate) mod side;
 

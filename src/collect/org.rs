@@ -5,6 +5,7 @@
 //! another. A collection has a deadline; when it passes, the collection fails like any other.
 
 use crate::collect::failures::{last_error, FailureLog};
+use crate::collect::limit::{first_offset, PassLimit};
 use crate::collect::{ticker, within, LoopSpec};
 use crate::domain::history::PassKind;
 use crate::domain::snapshot::OrgSnapshot;
@@ -23,11 +24,19 @@ pub(crate) struct OrgCollector {
     telemetry: Arc<OrgTelemetry>,
     spec: LoopSpec,
     failures: FailureLog,
+    /// Shared by every org's passes: at most so many in flight.
+    limit: Arc<PassLimit>,
 }
 
 impl OrgCollector {
-    /// A collector for the client's org, publishing to `state`.
-    pub(crate) fn new(client: Arc<ZohoClient>, state: SharedState, spec: LoopSpec) -> OrgCollector {
+    /// A collector for the client's org, publishing to `state`, its collections in flight
+    /// counted by `limit`.
+    pub(crate) fn new(
+        client: Arc<ZohoClient>,
+        state: SharedState,
+        spec: LoopSpec,
+        limit: Arc<PassLimit>,
+    ) -> OrgCollector {
         let telemetry = state.telemetry().org(&client.org().name);
         OrgCollector {
             client,
@@ -35,6 +44,7 @@ impl OrgCollector {
             telemetry,
             spec,
             failures: FailureLog::default(),
+            limit,
         }
     }
 
@@ -42,13 +52,15 @@ impl OrgCollector {
         &self.client.org().name
     }
 
-    /// Collects once; on success the new snapshot is published, on failure the old one stays.
+    /// Collects once, when the limit lets it start; on success the new snapshot is published,
+    /// on failure the old one stays.
     ///
     /// The collection is counted when it ends, its outcome in one step
     /// ([`OrgTelemetry::collection_ended`]), and only after the state has it: a scrape that sees
     /// the count sees the org attempted for `/-/ready`, and after a success the new snapshot's
     /// cadence metrics.
     pub(crate) async fn collect_once(&self) -> Result<(), ZohoError> {
+        let permit = self.limit.acquire().await;
         let started = Instant::now();
         let deadline = started + self.spec.deadline;
         let result = within(deadline, self.client.fetch_cadences(deadline)).await;
@@ -65,6 +77,8 @@ impl OrgCollector {
             }
         };
         let snapshot = Arc::new(OrgSnapshot::build(cadences, SystemTime::now()));
+        // The pages are read and reduced: publishing (and its encoding) needs no permit.
+        drop(permit);
         self.note_transitions(&snapshot);
         self.failures.succeeded(self.org(), "collection");
         tracing::debug!(
@@ -113,8 +127,14 @@ impl OrgCollector {
         }
     }
 
-    /// Collects every interval until the task is aborted. The first collection starts at once.
+    /// Collects every interval until the task is aborted. The first collection starts at the
+    /// org's offset within the first interval ([`first_offset`]).
     pub(crate) async fn run(&self) {
+        let orgs = self.state.org_count();
+        let offset = first_offset(self.org(), orgs, self.spec.interval);
+        self.state
+            .set_next_collection(self.org(), SystemTime::now() + offset);
+        tokio::time::sleep(offset).await;
         let mut ticker = ticker(self.spec.interval);
         loop {
             ticker.tick().await;

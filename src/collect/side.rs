@@ -13,6 +13,7 @@
 //!   [`crate::config::Config::analytics_for`]).
 
 use crate::collect::failures::{last_error, FailureLog};
+use crate::collect::limit::PassLimit;
 use crate::collect::{ticker, within, LoopSpec};
 use crate::domain::activity::{Enrollment, FollowUpsExecuted};
 use crate::domain::cadence::Cadence;
@@ -101,6 +102,8 @@ pub(crate) struct SideLoop<P> {
     spec: LoopSpec,
     /// Logs a lasting failure once per change of state.
     failures: FailureLog,
+    /// Shared with every org's collections: at most so many passes in flight.
+    limit: Arc<PassLimit>,
 }
 
 impl<P: Pass> SideLoop<P> {
@@ -109,6 +112,7 @@ impl<P: Pass> SideLoop<P> {
         client: Arc<ZohoClient>,
         state: SharedState,
         spec: LoopSpec,
+        limit: Arc<PassLimit>,
     ) -> Self {
         SideLoop {
             pass,
@@ -116,6 +120,7 @@ impl<P: Pass> SideLoop<P> {
             state,
             spec,
             failures: FailureLog::default(),
+            limit,
         }
     }
 
@@ -123,12 +128,16 @@ impl<P: Pass> SideLoop<P> {
         &self.client.org().name
     }
 
-    /// One pass over `snapshot`; on success the result is published, on failure the last
-    /// complete one stays and the failure goes to the org's status.
+    /// One pass over `snapshot`, when the limit lets it start; on success the result is
+    /// published, on failure the last complete one stays and the failure goes to the org's
+    /// status.
     pub(crate) async fn run_once(&self, snapshot: &OrgSnapshot) -> Result<(), ZohoError> {
+        let permit = self.limit.acquire().await;
         let deadline = Instant::now() + self.spec.deadline;
         let what = format!("{} pass", P::KIND);
-        match within(deadline, self.pass.fetch(&self.client, snapshot, deadline)).await {
+        let fetched = within(deadline, self.pass.fetch(&self.client, snapshot, deadline)).await;
+        drop(permit);
+        match fetched {
             Ok(result) => {
                 self.failures.succeeded(self.org(), &what);
                 tracing::debug!(

@@ -7,6 +7,7 @@
 //! - [`raw`]: the file as serde reads it, and the checks that turn it into a `Config`, with
 //!   errors that name the field and the value.
 //! - [`source`]: where the config comes from, so that a reload reads it again.
+//! - [`shard`]: which orgs of the config this process collects (`--shard`, `--total-shards`).
 //!
 //! Loading is two steps. Serde reads the file into `Raw*` structs that refuse unknown keys (serde
 //! names the key and its path); [`raw`] then checks every value. Secrets given as `<key>_file`
@@ -15,6 +16,7 @@
 //! Uses `domain` and `support`.
 
 pub(crate) mod raw;
+pub(crate) mod shard;
 pub(crate) mod source;
 
 use crate::domain::datacenter::DataCenter;
@@ -26,6 +28,7 @@ use std::time::Duration;
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_CONCURRENT_COLLECTIONS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -47,6 +50,8 @@ pub struct Config {
     pub(crate) timeout: Duration,
     pub(crate) per_cadence_metrics: bool,
     pub(crate) max_response_bytes: u64,
+    /// How many collections and side passes, of every org together, may be in flight at once.
+    pub(crate) max_concurrent_collections: usize,
     pub(crate) orgs: Vec<OrgConfig>,
     pub(crate) expectations: Vec<Expectation>,
     pub(crate) enrollment: EnrollmentConfig,

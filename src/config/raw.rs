@@ -10,7 +10,8 @@
 
 use crate::config::{
     AnalyticsConfig, ApiVersion, Config, ConfigError, CredentialFiles, EnrollmentConfig, OrgConfig,
-    DEFAULT_INTERVAL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+    DEFAULT_INTERVAL, DEFAULT_MAX_CONCURRENT_COLLECTIONS, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
 };
 use crate::domain::datacenter::DataCenter;
 use crate::domain::expectations::{Expectation, ExpectationSelector};
@@ -33,6 +34,7 @@ struct RawConfig {
     timeout: Option<String>,
     per_cadence_metrics: Option<bool>,
     max_response_bytes: Option<RawByteSize>,
+    max_concurrent_collections: Option<i64>,
     #[serde(default)]
     orgs: Vec<RawOrg>,
     #[serde(default)]
@@ -135,6 +137,7 @@ pub(super) fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Config
         timeout: None,
         per_cadence_metrics: None,
         max_response_bytes: None,
+        max_concurrent_collections: None,
         orgs: vec![org],
         expectations: Vec::new(),
         enrollment: None,
@@ -158,6 +161,7 @@ fn from_raw(raw: RawConfig, dir: &Path) -> Result<Config, ConfigError> {
         Duration::from_millis(10),
     )?;
     let max_response_bytes = max_response_bytes(raw.max_response_bytes)?;
+    let max_concurrent_collections = max_concurrent_collections(raw.max_concurrent_collections)?;
     let orgs = orgs(raw.orgs, dir)?;
     let expectations = expectations(raw.expectations, &orgs)?;
     Ok(Config {
@@ -165,6 +169,7 @@ fn from_raw(raw: RawConfig, dir: &Path) -> Result<Config, ConfigError> {
         timeout,
         per_cadence_metrics: raw.per_cadence_metrics.unwrap_or(true),
         max_response_bytes,
+        max_concurrent_collections,
         orgs,
         expectations,
         enrollment: enrollment(raw.enrollment)?,
@@ -190,6 +195,17 @@ fn max_response_bytes(raw: Option<RawByteSize>) -> Result<u64, ConfigError> {
         ));
     }
     Ok(bytes)
+}
+
+fn max_concurrent_collections(raw: Option<i64>) -> Result<usize, ConfigError> {
+    match raw {
+        None => Ok(DEFAULT_MAX_CONCURRENT_COLLECTIONS),
+        Some(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        Some(n) => Err(invalid(
+            "max_concurrent_collections",
+            format!("{n} is below the minimum of 1"),
+        )),
+    }
 }
 
 fn orgs(raw: Vec<RawOrg>, dir: &Path) -> Result<Vec<OrgConfig>, ConfigError> {

@@ -239,3 +239,18 @@ fn the_readme_configuration_example_is_valid() {
     assert_eq!(config.max_response_bytes, 16 << 20);
     assert!(config.enrollment.enabled && !config.analytics.enabled);
 }
+
+#[test]
+fn max_concurrent_collections_is_at_least_one() {
+    let config = Config::parse(ORG).unwrap();
+    assert_eq!(config.max_concurrent_collections, 8);
+    let config = Config::parse(&format!("max_concurrent_collections: 2\n{ORG}")).unwrap();
+    assert_eq!(config.max_concurrent_collections, 2);
+    for bad in ["0", "-3"] {
+        let err = Config::parse(&format!("max_concurrent_collections: {bad}\n{ORG}")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("max_concurrent_collections: {bad} is below the minimum of 1")
+        );
+    }
+}

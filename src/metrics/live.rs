@@ -286,8 +286,28 @@ impl Telemetry {
             "Build of the exporter (version, git revision and branch, rustc version); value 1.",
             None,
             [(build, ConstGauge::new(1))],
+        )?;
+        let (ordinal, total) = self.shard.get().copied().unwrap_or((0, 1));
+        encode_rows(
+            encoder,
+            "zoho_crm_exporter_shard_ordinal",
+            "This process's shard (--shard): it collects the orgs whose FNV-1a 64 hash of the name, mod the number of shards, is this.",
+            None,
+            [(NoLabels {}, ConstGauge::new(gauge_value(ordinal)))],
+        )?;
+        encode_rows(
+            encoder,
+            "zoho_crm_exporter_total_shards",
+            "How many shards share the config's orgs (--total-shards).",
+            None,
+            [(NoLabels {}, ConstGauge::new(gauge_value(total)))],
         )
     }
+}
+
+/// A count as a gauge's value (shard numbers are far below `i64::MAX`).
+fn gauge_value(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// The standard `process_*` metrics, read by the `metrics-process` crate.

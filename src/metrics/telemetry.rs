@@ -206,6 +206,9 @@ impl OrgTelemetry {
 pub(crate) struct Telemetry {
     pub(super) orgs: RwLock<BTreeMap<Arc<str>, Arc<OrgTelemetry>>>,
     pub(super) reload: Mutex<ReloadStatus>,
+    /// This process's shard and the number of shards (`--shard`, `--total-shards`); unset
+    /// means shard 0 of 1.
+    pub(super) shard: std::sync::OnceLock<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -224,6 +227,11 @@ impl Default for ReloadStatus {
 }
 
 impl Telemetry {
+    /// Records this process's shard once, at start: the flags do not change on reload.
+    pub(crate) fn set_shard(&self, ordinal: u64, total: u64) {
+        let _ = self.shard.set((ordinal, total));
+    }
+
     /// The org's telemetry, created on first use and kept across reloads while the org stays.
     pub(crate) fn org(&self, name: &str) -> Arc<OrgTelemetry> {
         if let Some(existing) = self.orgs.read().expect("telemetry lock").get(name) {

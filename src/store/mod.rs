@@ -332,6 +332,11 @@ impl SharedState {
             .all(|health| health.attempted)
     }
 
+    /// How many orgs the config in force holds.
+    pub(crate) fn org_count(&self) -> usize {
+        self.inner.settings.read().expect("state lock").orgs.len()
+    }
+
     /// Every org's status, in config order.
     pub fn statuses(&self) -> Vec<(String, OrgStatus)> {
         let order = self.inner.settings.read().expect("state lock").orgs.clone();

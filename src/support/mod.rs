@@ -5,6 +5,7 @@
 //! - [`malloc`]: how glibc's allocator holds and returns memory.
 //! - [`file_stamp`]: noticing that a file read earlier has changed.
 //! - [`build`]: what the binary was built from, for `--version` and build info.
+//! - [`hash`]: the stable hash of an org's name (its shard, its first collection's offset).
 //! - [`label_values`]: the bounds on label values whose text Zoho chooses.
 //! - here: the clock as Unix seconds, and the message of a deserialization error with the path
 //!   of the bad field in front.
@@ -13,6 +14,7 @@
 
 pub(crate) mod build;
 pub(crate) mod file_stamp;
+pub(crate) mod hash;
 pub(crate) mod label_values;
 pub(crate) mod logging;
 pub(crate) mod malloc;

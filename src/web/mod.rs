@@ -5,6 +5,7 @@
 //!   timeout, and the security headers every answer gets, set in one place.
 //! - [`status_page`]: the HTML status pages at `/` (what needs attention) and `/orgs/<name>`
 //!   (one org's cadences, sortable, filterable, paged).
+//! - [`sd`]: `/sd`, Prometheus HTTP service discovery with one target per org.
 //! - [`accept`]: the accept loop over every listener: connection and header limits, TLS
 //!   handshakes, graceful drain; [`listen`]: the listen addresses and systemd's sockets.
 //! - [`config`]: `--web.config.file` read into settings; [`reload`]: the file in force,
@@ -23,5 +24,6 @@ pub(crate) mod config;
 pub(crate) mod listen;
 pub(crate) mod reload;
 pub(crate) mod routes;
+pub(crate) mod sd;
 pub(crate) mod status_page;
 pub(crate) mod tls;

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/metrics` (or the configured telemetry path), `/-/healthy`, `/-/ready`,
-//! `/-/reload`, and the HTML status pages at `/` and `/orgs/<name>` ([`crate::web::status_page`]).
+//! `/-/reload`, the HTML status pages at `/` and `/orgs/<name>` ([`crate::web::status_page`])
+//! and Prometheus service discovery at `/sd` ([`crate::web::sd`]).
 //!
 //! [`router`] is kept apart from serving so tests drive it with `oneshot`, no socket needed.
 //! Handlers only read [`SharedState`]; nothing here ever calls Zoho.
@@ -49,6 +50,9 @@ pub fn router(app: AppState) -> Router {
         router = router.route("/", get(status_page::index_page));
     }
     router = router.route("/orgs/{name}", get(status_page::org_page));
+    if telemetry_path != "/sd" {
+        router = router.route("/sd", get(crate::web::sd::sd));
+    }
     let mut router = router
         .route(&telemetry_path, get(metrics))
         .fallback(not_found)

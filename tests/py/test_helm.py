@@ -887,3 +887,50 @@ def test_credit_tables_follow_the_cost_formulas():
     assert (defaults["interval"], defaults["enrollment"]["interval"], defaults["analytics"]["enabled"]) == ("5m", "15m", False)
     assert collection["5m"][1] + enrollment["15m"][1] == 1368
     assert "888 + 480 = 1,368" in (ROOT / "docs" / "kubernetes.md").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# sharding.enabled: a StatefulSet of shards instead of the Deployment
+
+
+def test_sharding_renders_a_valid_statefulset_of_shards(chart):
+    values = {**ci_values("two-orgs"), "sharding": {"enabled": True, "replicas": 3},
+              "serviceMonitor": {"enabled": True}}
+    objects = render(chart, values)
+    assert "Deployment" not in kinds(objects)
+    sts = one(objects, "StatefulSet")
+    assert sts["spec"]["replicas"] == 3
+    assert sts["spec"]["podManagementPolicy"] == "Parallel"
+    service = one(objects, "Service")
+    # The headless Service names the pods (exporter-0, -1, -2: --shard auto reads the ordinal).
+    assert sts["spec"]["serviceName"] == service["metadata"]["name"]
+    assert service["spec"]["clusterIP"] == "None"
+    (exporter,) = sts["spec"]["template"]["spec"]["containers"]
+    assert exporter["args"].count("--shard=auto") == 1
+    assert exporter["args"].count("--total-shards=3") == 1
+    for obj in objects:
+        if obj["kind"] in CORE_KINDS | {"StatefulSet"}:
+            kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+    # The ServiceMonitor selects the Service, whose endpoints are every shard's pod; the pods
+    # carry the labels it selects on.
+    monitor = one(objects, "ServiceMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert selector.items() <= sts["spec"]["template"]["metadata"]["labels"].items()
+    assert service["spec"]["selector"] == sts["spec"]["selector"]["matchLabels"]
+    # Everything else of the pod is the Deployment's.
+    plain = one(render(chart, ci_values("two-orgs")), "Deployment")["spec"]["template"]
+    sharded = copy.deepcopy(sts["spec"]["template"])
+    sharded["spec"]["containers"][0]["args"] = [a for a in exporter["args"] if not a.startswith(("--shard", "--total-shards"))]
+    assert sharded == plain
+
+
+def test_without_sharding_the_deployment_stays(chart):
+    assert render(chart, ci_values("two-orgs")) == render(chart, {**ci_values("two-orgs"), "sharding": {"enabled": False, "replicas": 5}})
+    assert "clusterIP" not in one(render(chart, ci_values("one-org")), "Service")["spec"]
+
+
+def test_sharding_needs_at_least_one_replica(chart):
+    with pytest.raises(helm.HelmValuesError) as rendering:
+        chart.render({**ci_values("one-org"), "sharding": {"enabled": True, "replicas": 0}}, name=RELEASE, namespace=NAMESPACE)
+    assert "replicas" in str(rendering.value)
