@@ -12,7 +12,7 @@
 use crate::metrics::labels::{Endpoint, RateLimitWindow, StatusCode, OVERFLOW_LABEL};
 use prometheus_client::metrics::histogram::Histogram;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -57,6 +57,9 @@ pub(crate) struct OrgTelemetry {
     /// Created on first use, so an endpoint never called shows no histogram.
     pub(super) durations: [OnceLock<Histogram>; 4],
     pub(super) rate_limits: Mutex<BTreeMap<RateLimitWindow, RateLimit>>,
+    /// Bumped after every write, so an encoding of this org's live series is reused while no
+    /// write happened since (see [`OrgTelemetry::generation`]).
+    changes: AtomicU64,
 }
 
 /// The collection counters and the health they end in, changed together.
@@ -96,6 +99,7 @@ impl Default for OrgTelemetry {
             labelled: Mutex::new(LabelledCounters::default()),
             durations: std::array::from_fn(|_| OnceLock::new()),
             rate_limits: Mutex::new(BTreeMap::new()),
+            changes: AtomicU64::new(0),
         }
     }
 }
@@ -104,6 +108,7 @@ impl OrgTelemetry {
     /// A collection starts: counted at once, so a hung one shows as attempted.
     pub(crate) fn collection_started(&self) {
         self.collections().attempted += 1;
+        self.changed();
     }
 
     /// A collection ended, in `took`: `Ok` with when its snapshot was taken, or `Err` with a
@@ -125,6 +130,8 @@ impl OrgTelemetry {
                 collections.failed += 1;
             }
         }
+        drop(collections);
+        self.changed();
     }
 
     /// The org's collection health now.
@@ -141,6 +148,7 @@ impl OrgTelemetry {
         self.durations[endpoint as usize]
             .get_or_init(|| Histogram::new(LATENCY_BUCKETS))
             .observe(seconds);
+        self.changed();
     }
 
     /// Counts one failed attempt under a bounded error label.
@@ -150,6 +158,7 @@ impl OrgTelemetry {
             (endpoint, Arc::from(error)),
             || (endpoint, Arc::from(OVERFLOW_LABEL)),
         );
+        self.changed();
     }
 
     /// Starts the deactivation and deletion counters of these modules at 0, so that the first
@@ -167,28 +176,34 @@ impl OrgTelemetry {
                 }
             }
         }
+        drop(guard);
+        self.changed();
     }
 
     pub(crate) fn count_deactivation(&self, module: &Arc<str>) {
         bump(&mut self.labelled().deactivations, module.clone(), || {
             Arc::from(OVERFLOW_LABEL)
         });
+        self.changed();
     }
 
     pub(crate) fn count_deletion(&self, module: &Arc<str>) {
         bump(&mut self.labelled().deletions, module.clone(), || {
             Arc::from(OVERFLOW_LABEL)
         });
+        self.changed();
     }
 
     pub(crate) fn set_token_expiry(&self, unix_seconds: Option<f64>) {
         *self.token_expiry.lock().expect("telemetry lock") = unix_seconds;
+        self.changed();
     }
 
     /// Records whether the org's credentials were all read at the last look.
     pub(crate) fn set_credentials_read(&self, successful: bool) {
         self.credentials_read_failed
             .store(!successful, Ordering::Relaxed);
+        self.changed();
     }
 
     pub(crate) fn credentials_last_read_successful(&self) -> bool {
@@ -200,6 +215,19 @@ impl OrgTelemetry {
             .lock()
             .expect("telemetry lock")
             .insert(window, limit);
+        self.changed();
+    }
+
+    /// Counts a write, after it is made: an encoder that reads the count, then the series,
+    /// sees at least every write counted, so its encoding is stale once the count moves on.
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many writes this org's live series have had: equal counts, equal series (the
+    /// process metrics are not here).
+    pub(crate) fn generation(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     pub(super) fn collections(&self) -> MutexGuard<'_, Collections> {
@@ -216,6 +244,8 @@ impl OrgTelemetry {
 pub(crate) struct Telemetry {
     pub(super) orgs: RwLock<BTreeMap<Arc<str>, Arc<OrgTelemetry>>>,
     pub(super) reload: Mutex<ReloadStatus>,
+    /// Bumped whenever an org is added or removed.
+    membership: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -239,12 +269,12 @@ impl Telemetry {
         if let Some(existing) = self.orgs.read().expect("telemetry lock").get(name) {
             return existing.clone();
         }
-        self.orgs
-            .write()
-            .expect("telemetry lock")
-            .entry(Arc::from(name))
-            .or_default()
-            .clone()
+        let mut orgs = self.orgs.write().expect("telemetry lock");
+        let org = orgs.entry(Arc::from(name)).or_insert_with(|| {
+            self.membership.fetch_add(1, Ordering::Release);
+            Arc::default()
+        });
+        org.clone()
     }
 
     /// Keeps the orgs in `keep`, each with its telemetry (created for new ones), and drops
@@ -257,6 +287,18 @@ impl Telemetry {
                 orgs.insert(Arc::from(*name), Arc::default());
             }
         }
+        self.membership.fetch_add(1, Ordering::Release);
+    }
+
+    /// Every org's live metrics, in name order (the order of the live families), with a stamp
+    /// that changes whenever any of them is written to or the set of orgs changes.
+    pub(crate) fn orgs(&self) -> (Vec<(Arc<str>, Arc<OrgTelemetry>)>, (u64, u64)) {
+        let orgs = self.orgs.read().expect("telemetry lock");
+        let membership = self.membership.load(Ordering::Acquire);
+        // Each org's count only grows while it stays, so the sum moves whenever any does.
+        let writes = orgs.values().map(|org| org.generation()).sum();
+        let list = orgs.iter().map(|(n, t)| (n.clone(), t.clone())).collect();
+        (list, (membership, writes))
     }
 
     /// Every org's collection health.
