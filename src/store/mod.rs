@@ -11,7 +11,7 @@
 //!
 //! Uses `render`, `metrics`, `config`, `domain` and `support`; never the Zoho client.
 
-use crate::config::Config;
+use crate::config::{Config, OrgConfig};
 use crate::domain::activity::{Enrollment, FollowUpsExecuted};
 use crate::domain::expectations::{CheckedSnapshot, Expectation};
 use crate::domain::snapshot::OrgSnapshot;
@@ -64,6 +64,35 @@ pub(crate) struct OrgEntry {
     /// The org's cadence part, encoded from the above.
     encoded: Option<Arc<OrgCadences>>,
     encoding: Arc<OrgEncoding>,
+}
+
+impl OrgEntry {
+    /// Takes on the org's settings of a (re)loaded config: a side pass switched off drops its
+    /// result, a snapshot is judged again by changed expectations. True when what the org's
+    /// part says changed; a verdict judged again but unchanged encodes the same, so only the
+    /// orgs that changed expectations concern are encoded again.
+    fn take_on(
+        &mut self,
+        org: &OrgConfig,
+        config: &Config,
+        expectations: &Arc<Vec<Expectation>>,
+    ) -> bool {
+        self.enrollment_wanted = config.enrollment_for(org).is_some();
+        self.analytics_wanted = config.analytics_for(org).is_some();
+        let mut changed = false;
+        if !self.enrollment_wanted {
+            changed |= self.enrollment.take().is_some();
+        }
+        if !self.analytics_wanted {
+            changed |= self.follow_ups_executed.take().is_some();
+        }
+        let before = self.checked.take();
+        self.checked = (before.clone()).map(|checked| rechecked(&org.name, checked, expectations));
+        if let (Some(before), Some(after)) = (&before, &self.checked) {
+            changed |= !Arc::ptr_eq(before, after) && before.evaluation != after.evaluation;
+        }
+        changed
+    }
 }
 
 /// What serializes the encodings of one org: each encodes the org's state as it is once the
@@ -250,21 +279,8 @@ impl SharedState {
             let per_cadence_changed = settings.per_cadence_metrics != config.per_cadence_metrics;
             for org in &config.orgs {
                 let entry = orgs.entry(Arc::from(&*org.name)).or_default();
-                entry.enrollment_wanted = config.enrollment_for(org).is_some();
-                entry.analytics_wanted = config.analytics_for(org).is_some();
-                let mut dropped = false;
-                if !entry.enrollment_wanted {
-                    dropped |= entry.enrollment.take().is_some();
-                }
-                if !entry.analytics_wanted {
-                    dropped |= entry.follow_ups_executed.take().is_some();
-                }
-                let before = entry.checked.take();
-                entry.checked = (before.clone())
-                    .map(|checked| rechecked(&org.name, checked, &settings.expectations));
-                let rechecked =
-                    !matches!((&before, &entry.checked), (Some(a), Some(b)) if Arc::ptr_eq(a, b));
-                if entry.checked.is_some() && (rechecked || per_cadence_changed || dropped) {
+                let changed = entry.take_on(org, config, &settings.expectations);
+                if changed || (per_cadence_changed && entry.checked.is_some()) {
                     stale.push(org.name.clone());
                 }
             }
