@@ -10,7 +10,9 @@ use crate::metrics::labels::{
     WindowLabels,
 };
 use crate::metrics::rows::encode_rows;
-use crate::metrics::telemetry::{LabelledCounters, OrgTelemetry, RateLimit, Telemetry};
+use crate::metrics::telemetry::{
+    LabelledCounters, NamedTelemetry, OrgTelemetry, RateLimit, Telemetry,
+};
 use crate::support::build;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -22,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 /// Orgs with their live metrics, in name order: each per-org family is encoded from such a
 /// list, of one org when an org's live part is encoded apart.
-pub(crate) type Orgs = [(Arc<str>, Arc<OrgTelemetry>)];
+pub(crate) type Orgs = [NamedTelemetry];
 
 /// One per-org live family, written for the orgs given.
 pub(crate) type OrgFamily = fn(&mut DescriptorEncoder, &Orgs) -> std::fmt::Result;

@@ -239,6 +239,9 @@ impl OrgTelemetry {
     }
 }
 
+/// An org's name with its live metrics.
+pub(crate) type NamedTelemetry = (Arc<str>, Arc<OrgTelemetry>);
+
 /// Every org's live metrics plus the process-wide ones; registered once into the live registry.
 #[derive(Debug, Default)]
 pub(crate) struct Telemetry {
@@ -292,7 +295,7 @@ impl Telemetry {
 
     /// Every org's live metrics, in name order (the order of the live families), with a stamp
     /// that changes whenever any of them is written to or the set of orgs changes.
-    pub(crate) fn orgs(&self) -> (Vec<(Arc<str>, Arc<OrgTelemetry>)>, (u64, u64)) {
+    pub(crate) fn orgs(&self) -> (Vec<NamedTelemetry>, (u64, u64)) {
         let orgs = self.orgs.read().expect("telemetry lock");
         let membership = self.membership.load(Ordering::Acquire);
         // Each org's count only grows while it stays, so the sum moves whenever any does.

@@ -9,7 +9,7 @@
 //! the process-wide part, whose gzip member is reused while its text stays the same.
 
 use crate::metrics::live::{build_info, process_registry, ORG_FAMILIES};
-use crate::metrics::telemetry::{OrgTelemetry, Telemetry};
+use crate::metrics::telemetry::{NamedTelemetry, OrgTelemetry, Telemetry};
 use crate::render::gzip::{gzip_with, LIVE_GZIP_LEVEL};
 use crate::render::latest::Latest;
 use crate::render::negotiate::Format;
@@ -111,7 +111,7 @@ impl LiveParts {
     /// The orgs' parts in `format`, each encoded again only if its telemetry changed since.
     fn parts(
         &self,
-        orgs: &[(Arc<str>, Arc<OrgTelemetry>)],
+        orgs: &[NamedTelemetry],
         format: Format,
         headers: &Headers,
     ) -> Vec<Arc<OrgPart>> {
@@ -141,8 +141,7 @@ impl LiveParts {
                 return part.clone();
             }
         }
-        let org: Arc<[(Arc<str>, Arc<OrgTelemetry>)]> =
-            Arc::from([(name.clone(), telemetry.clone())]);
+        let org: Arc<[NamedTelemetry]> = Arc::from([(name.clone(), telemetry.clone())]);
         let part = Arc::new(encode_part(&ORG_FAMILIES, &org, format, true, headers));
         self.encodings.fetch_add(1, Ordering::Relaxed);
         *slot = Some((generation, part.clone()));
@@ -150,7 +149,7 @@ impl LiveParts {
     }
 
     /// Drops the encodings of orgs no longer in `orgs` (removed by a reload).
-    fn forget_others(&self, orgs: &[(Arc<str>, Arc<OrgTelemetry>)]) {
+    fn forget_others(&self, orgs: &[NamedTelemetry]) {
         let mut kept = self.orgs.lock().expect("live parts lock");
         kept.retain(|name, _| orgs.iter().any(|(org, _)| org == name));
     }

@@ -13,11 +13,11 @@
 //! `gzip.Reader` is multistream by default), so a scrape concatenates members and deflates
 //! nothing. A member per org and family is the finest grain an org's change allows (the
 //! families are interleaved across orgs) and the coarsest that keeps re-encoding to that org.
-//! Its cost is in size: 18 bytes of header and trailer, and a fresh deflate window (a member
-//! cannot refer to text before it). At 100 cadences per org a per-cadence family's piece is
-//! about 11 KiB plain, and the loss is a few percent of the gzip body (measured in
-//! docs/performance.md); finer grains would lose more, and coarser ones would re-deflate other
-//! orgs' rows.
+//! Its cost is in size: 18 bytes of header and trailer per member, and a fresh deflate window
+//! (a member cannot refer to text before it). Measured on the fake's cadences: at 1,000 orgs of
+//! 100 cadences the gzip cadence part is 8.66 MB against 7.61 MB for one deflate stream of the
+//! same text (14 % more); at one org of 10,000 cadences it is 1 % smaller. A finer grain would
+//! lose more, and a coarser one would re-deflate other orgs' rows at every collection.
 
 use crate::render::gzip::{exact_bytes, gunzip, GzipWriter, CADENCE_GZIP_LEVEL};
 use crate::render::negotiate::Format;
