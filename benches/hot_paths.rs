@@ -1,8 +1,8 @@
 //! Criterion benches of the exporter's hot paths, network excluded: decoding one page of 200
 //! cadences, decoding a whole 10,000-cadence collection and building its snapshot, encoding the
-//! cadence part of the exposition, serving a scrape through the router (`oneshot`, no socket),
-//! and rendering the status pages of an org of 10,000 cadences. Run with
-//! `cargo bench --bench hot_paths`; figures are in docs/performance.md.
+//! cadence part of the exposition, one org's encoding among many, serving a scrape through the
+//! router (`oneshot`, no socket), and rendering the status pages of an org of 10,000 cadences.
+//! Run with `cargo bench --bench hot_paths`; figures are in docs/performance.md.
 
 use axum::body::Body;
 use axum::http::Request;
@@ -226,5 +226,45 @@ async fn status_page_state() -> SharedState {
     state
 }
 
-criterion_group!(benches, decode, collection, encode, scrape, status_page);
+/// A config of `orgs` orgs named org0, org1, ...
+fn config_of_orgs(orgs: usize) -> Config {
+    let mut yaml = String::from("orgs:\n");
+    for n in 0..orgs {
+        yaml.push_str(&format!(
+            "  - {{name: org{n}, client_id: \"1000.X\", client_secret: s, refresh_token: r}}\n"
+        ));
+    }
+    Config::parse(&yaml).expect("bench config")
+}
+
+/// One org's collection of 100 cadences among 1 and among 1,000 such orgs: the encoding covers
+/// that org only, so both should cost the same.
+fn encode_among_orgs(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let snapshot = Arc::new(snapshot(100));
+    let mut group = c.benchmark_group("encode_one_org_of_100");
+    for orgs in [1, 1_000] {
+        let state = SharedState::new(&config_of_orgs(orgs));
+        for n in 0..orgs {
+            runtime.block_on(state.publish_snapshot(&format!("org{n}"), snapshot.clone()));
+        }
+        group.bench_function(format!("among_{orgs}_orgs"), |b| {
+            b.iter(|| runtime.block_on(state.publish_snapshot("org0", snapshot.clone())))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    decode,
+    collection,
+    encode,
+    scrape,
+    encode_among_orgs,
+    status_page
+);
 criterion_main!(benches);

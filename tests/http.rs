@@ -120,6 +120,65 @@ async fn healthy_and_revoked_orgs() -> ([FakeZoho; 2], SharedState, Vec<Org>) {
     ([fake, broken], state, collectors)
 }
 
+/// `/metrics?org=`: each org as a target of its own, in both formats, plain and gzipped.
+#[tokio::test]
+async fn a_scrape_of_some_orgs_serves_their_series_and_the_build_info() {
+    let (_fakes, state, collectors) = healthy_and_revoked_orgs().await;
+    for collector in &collectors {
+        let _ = collector.collect_once().await;
+    }
+    let openmetrics = "application/openmetrics-text;version=1.0.0";
+    for (accept, eof) in [("text/plain", false), (openmetrics, true)] {
+        let (_, _, full) = get(&state, "/metrics", &[("accept", accept)]).await;
+        let full = samples(&String::from_utf8(full).unwrap());
+        // The series labelled with `orgs`, and the build info; nothing of the process.
+        let expected = |orgs: &[&str]| -> Vec<String> {
+            let ours = |series: &String| {
+                orgs.iter()
+                    .any(|org| series.contains(&format!("org=\"{org}\"")))
+                    || series.starts_with("zoho_crm_exporter_build_info")
+            };
+            full.keys().filter(|series| ours(series)).cloned().collect()
+        };
+        for (query, orgs) in [
+            ("org=org1", &["org1"][..]),
+            ("org=org0", &["org0"]),
+            ("org=org1&org=org0&org=org1", &["org0", "org1"]),
+            ("org=org0&other=ignored", &["org0"]),
+        ] {
+            for gzipped in [false, true] {
+                let encoding = if gzipped { "gzip" } else { "identity" };
+                let path = format!("/metrics?{query}");
+                let headers = [("accept", accept), ("accept-encoding", encoding)];
+                let (status, headers, body) = get(&state, &path, &headers).await;
+                assert_eq!(status, StatusCode::OK, "{path}");
+                assert_eq!(headers.get("content-encoding").is_some(), gzipped);
+                assert_eq!(headers["x-content-type-options"], "nosniff");
+                let text = if gzipped {
+                    gunzip(&body)
+                } else {
+                    String::from_utf8(body).unwrap()
+                };
+                let series: Vec<String> = samples(&text).into_keys().collect();
+                assert_eq!(series, expected(orgs), "{path} {accept} {encoding}");
+                assert_eq!(text.ends_with("# EOF\n"), eof, "{path} {accept}");
+                if !eof {
+                    promtool_check_metrics(&text); // promtool reads the text format only
+                }
+            }
+        }
+    }
+    let (_, _, org1) = get(&state, "/metrics?org=org1", &[]).await;
+    let org1 = String::from_utf8(org1).unwrap();
+    assert_eq!(value(&org1, "zoho_crm_up{org=\"org1\"}"), Some(0.0));
+    let (status, headers, body) = get(&state, "/metrics?org=org1&org=nope", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(String::from_utf8(body).unwrap(), "unknown org \"nope\"\n");
+    let (status, _, _) = get(&state, "/metrics?org=", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "an empty name is no org");
+}
+
 #[tokio::test]
 async fn ready_after_every_org_attempted_once() {
     let (_fakes, state, collectors) = healthy_and_revoked_orgs().await;

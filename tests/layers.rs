@@ -35,7 +35,10 @@ fn layer_table() -> Vec<(String, BTreeSet<String>)> {
     assert!(rows.len() >= 5, "the table has its layers: {rows:?}");
     let mut seen = BTreeSet::new();
     for (layer, _) in &rows {
-        assert!(seen.insert(layer), "{layer} has two rows in the layer table");
+        assert!(
+            seen.insert(layer),
+            "{layer} has two rows in the layer table"
+        );
     }
     rows
 }

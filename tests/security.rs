@@ -368,6 +368,35 @@ async fn basic_auth_none_wrong_and_right() {
     served.shutdown().await;
 }
 
+/// A scrape of one org is guarded as `/metrics` is: without credentials nothing, not even
+/// whether an org exists, is answered.
+#[tokio::test]
+async fn a_scrape_of_one_org_needs_the_same_credentials() {
+    let dir = TempDir::new("basic-auth-org");
+    let web = dir.write(
+        "web.yml",
+        &format!("basic_auth_users:\n  prometheus: {}\n", bcrypt_hash("pw")),
+    );
+    let served = Served::start(Some(&web), Limits::default()).await;
+    let http = http_client();
+    for path in ["/metrics?org=org0", "/metrics?org=nope"] {
+        let response = http.get(served.url("http", path)).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        assert!(!response.text().await.unwrap().contains("nope"));
+    }
+    let scrape = |path: &'static str| {
+        let request = http.get(served.url("http", path));
+        request.basic_auth("prometheus", Some("pw")).send()
+    };
+    let response = scrape("/metrics?org=org0").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("zoho_crm_up{org=\"org0\"}"), "{text}");
+    assert!(!text.contains("process_"), "{text}");
+    assert_eq!(scrape("/metrics?org=nope").await.unwrap().status(), 404);
+    served.shutdown().await;
+}
+
 #[tokio::test]
 async fn basic_auth_users_change_without_restart() {
     let dir = TempDir::new("basic-auth-reload");

@@ -1,6 +1,8 @@
 //! The live part of every scrape: per-org collection health and API counters, config reloads,
-//! build info and process metrics. These change between collections, so they are encoded on
-//! every scrape; they are small and bounded whatever the size of the orgs.
+//! build info and process metrics. These change between collections; the per-org families
+//! ([`ORG_FAMILIES`]) are encoded per org when its counters changed (`render::live`), the
+//! process-wide ones ([`process_registry`]) on every scrape. They are small and bounded whatever
+//! the size of the orgs.
 
 use crate::metrics::labels::Endpoint;
 use crate::metrics::labels::{
@@ -9,7 +11,7 @@ use crate::metrics::labels::{
 };
 use crate::metrics::rows::encode_rows;
 use crate::metrics::telemetry::{
-    Collections, LabelledCounters, OrgTelemetry, RateLimit, Telemetry,
+    LabelledCounters, NamedTelemetry, OrgTelemetry, RateLimit, Telemetry,
 };
 use crate::support::build;
 use prometheus_client::collector::Collector;
@@ -20,13 +22,117 @@ use prometheus_client::registry::{Registry, Unit};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-type Orgs = BTreeMap<Arc<str>, Arc<OrgTelemetry>>;
+/// Orgs with their live metrics, in name order: each per-org family is encoded from such a
+/// list, of one org when an org's live part is encoded apart.
+pub(crate) type Orgs = [NamedTelemetry];
 
-/// A registry holding `telemetry` (the per-org metrics, reloads, build info) and the process
-/// metrics: the live part of a scrape.
-pub(crate) fn registry(telemetry: &Arc<Telemetry>) -> Registry {
+/// One per-org live family, written for the orgs given.
+pub(crate) type OrgFamily = fn(&mut DescriptorEncoder, &Orgs) -> std::fmt::Result;
+
+/// The per-org live families, in the order they appear after the cadence part: collection
+/// health, API counters, API readings.
+pub(crate) const ORG_FAMILIES: [OrgFamily; 14] = [
+    |e, orgs| {
+        per_org(e, orgs, ("zoho_crm_up", "1 when the org's last collection completed, 0 when it failed (values of the other zoho_crm metrics then come from the last complete collection).", None),
+        |t| Some(ConstGauge::new(i64::from(t.collections().health.up))))
+    },
+    |e, orgs| {
+        per_org(
+            e,
+            orgs,
+            (
+                "zoho_crm_collections",
+                "Collections of the org that ended, successful or not.",
+                None,
+            ),
+            |t| Some(ConstCounter::new(t.collections().attempted)),
+        )
+    },
+    |e, orgs| {
+        per_org(
+            e,
+            orgs,
+            (
+                "zoho_crm_collection_failures",
+                "Collections of the org that failed; the last complete snapshot was kept.",
+                None,
+            ),
+            |t| Some(ConstCounter::new(t.collections().failed)),
+        )
+    },
+    |e, orgs| {
+        per_org(
+            e,
+            orgs,
+            (
+                "zoho_crm_collection_duration",
+                "How long the org's last collection took.",
+                Some(&Unit::Seconds),
+            ),
+            |t| Some(ConstGauge::new(t.collections().last_duration)),
+        )
+    },
+    |e, orgs| {
+        per_org(
+            e,
+            orgs,
+            (
+                "zoho_crm_last_success_timestamp",
+                "When the org's last successful collection finished, as Unix time.",
+                Some(&Unit::Seconds),
+            ),
+            |t| {
+                let at = t.collections().health.last_success?;
+                Some(ConstGauge::new(crate::support::unix_seconds(at)))
+            },
+        )
+    },
+    |e, orgs| {
+        per_org(
+            e,
+            orgs,
+            (
+                "zoho_crm_oauth_token_expiry_timestamp",
+                "When the org's cached OAuth access token expires, as Unix time.",
+                Some(&Unit::Seconds),
+            ),
+            |t| t.token_expiry().map(ConstGauge::new),
+        )
+    },
+    |e, orgs| {
+        per_org(e, orgs, ("zoho_crm_credentials_last_read_successful", "1 when the org's credentials were read successfully at the last look (credential files are read again when they change), 0 when a file could not be read and its last good value is used.", None),
+        |t| Some(ConstGauge::new(i64::from(t.credentials_last_read_successful()))))
+    },
+    api_requests,
+    api_errors,
+    |e, orgs| {
+        transitions(e, orgs, ("zoho_crm_cadence_deactivations", "Cadences seen active in one complete collection and inactive in the next, by module."), |c| &c.deactivations)
+    },
+    |e, orgs| {
+        transitions(
+            e,
+            orgs,
+            (
+                "zoho_crm_cadence_deletions",
+                "Cadences seen in one complete collection and gone in the next, by module.",
+            ),
+            |c| &c.deletions,
+        )
+    },
+    api_request_duration,
+    |e, orgs| {
+        rate_limits(e, orgs, ("zoho_crm_api_rate_limit_limit", "API call limit Zoho reported in its X-RATELIMIT headers, by window (request_window or day)."), |l| l.limit)
+    },
+    |e, orgs| {
+        rate_limits(e, orgs, ("zoho_crm_api_rate_limit_remaining", "API calls left that Zoho reported in its X-RATELIMIT headers, by window (request_window or day)."), |l| l.remaining)
+    },
+];
+
+/// A registry of the process-wide live metrics (reload status, build info, `process_*`): the
+/// end of every scrape of all orgs, encoded per scrape.
+pub(crate) fn process_registry(telemetry: &Arc<Telemetry>) -> Registry {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(telemetry.clone()));
+    registry.register_collector(Box::new(ProcessWide(telemetry.clone())));
     registry.register_collector(Box::new(ProcessCollector::default()));
     registry
 }
@@ -49,100 +155,7 @@ fn per_org<M: EncodeMetric>(
     )
 }
 
-impl Collector for Telemetry {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
-        let orgs = self.orgs.read().expect("telemetry lock");
-        encode_collections(&mut encoder, &orgs)?;
-        encode_api_counters(&mut encoder, &orgs)?;
-        encode_api_readings(&mut encoder, &orgs)?;
-        drop(orgs);
-        self.encode_process_wide(&mut encoder)
-    }
-}
-
-/// Collection health per org: `zoho_crm_up` and the collection counters. Each org's collection
-/// outcome is read once, so that its series agree with each other (a collection ending meanwhile
-/// shows in all of them or in none).
-fn encode_collections(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
-    let stats: Vec<(&Arc<str>, Collections)> = orgs
-        .iter()
-        .map(|(org, t)| (org, t.collections().clone()))
-        .collect();
-    encode_rows(encoder, "zoho_crm_up", "1 when the org's last collection completed, 0 when it failed (values of the other zoho_crm metrics then come from the last complete collection).", None,
-        org_rows(&stats, |c| Some(ConstGauge::new(i64::from(c.health.up)))))?;
-    encode_rows(
-        encoder,
-        "zoho_crm_collections",
-        "Collections of the org that ended, successful or not.",
-        None,
-        org_rows(&stats, |c| Some(ConstCounter::new(c.attempted))),
-    )?;
-    encode_rows(
-        encoder,
-        "zoho_crm_collection_failures",
-        "Collections of the org that failed; the last complete snapshot was kept.",
-        None,
-        org_rows(&stats, |c| Some(ConstCounter::new(c.failed))),
-    )?;
-    encode_rows(
-        encoder,
-        "zoho_crm_collection_duration",
-        "How long the org's last collection took.",
-        Some(&Unit::Seconds),
-        org_rows(&stats, |c| Some(ConstGauge::new(c.last_duration))),
-    )?;
-    encode_rows(
-        encoder,
-        "zoho_crm_last_success_timestamp",
-        "When the org's last successful collection finished, as Unix time.",
-        Some(&Unit::Seconds),
-        org_rows(&stats, |c| {
-            let at = c.health.last_success?;
-            Some(ConstGauge::new(crate::support::unix_seconds(at)))
-        }),
-    )?;
-    encode_token_and_credentials(encoder, orgs)
-}
-
-/// One series per org of `stats` where `value` has one.
-fn org_rows<'a, M>(
-    stats: &'a [(&Arc<str>, Collections)],
-    value: impl Fn(&Collections) -> Option<M> + 'a,
-) -> impl Iterator<Item = (OrgLabels, M)> + 'a {
-    stats.iter().filter_map(move |(org, c)| {
-        let labels = OrgLabels {
-            org: (*org).clone(),
-        };
-        value(c).map(|v| (labels, v))
-    })
-}
-
-/// The org's token expiry and whether its credentials were read.
-fn encode_token_and_credentials(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
-    per_org(
-        encoder,
-        orgs,
-        (
-            "zoho_crm_oauth_token_expiry_timestamp",
-            "When the org's cached OAuth access token expires, as Unix time.",
-            Some(&Unit::Seconds),
-        ),
-        |t| t.token_expiry().map(ConstGauge::new),
-    )?;
-    per_org(
-        encoder,
-        orgs,
-        (
-            "zoho_crm_credentials_last_read_successful",
-            "1 when the org's credentials were read successfully at the last look (credential files are read again when they change), 0 when a file could not be read and its last good value is used.",
-            None,
-        ),
-        |t| Some(ConstGauge::new(i64::from(t.credentials_last_read_successful()))),
-    )
-}
-
-/// The API counters per org: requests, errors, and the cadence transitions.
-fn encode_api_counters(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
+fn api_requests(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
     let counters: Vec<_> = orgs.iter().map(|(org, t)| (org, t.labelled())).collect();
     encode_rows(
         encoder,
@@ -162,7 +175,11 @@ fn encode_api_counters(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt
                     (labels, ConstCounter::new(*n))
                 })
         }),
-    )?;
+    )
+}
+
+fn api_errors(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
+    let counters: Vec<_> = orgs.iter().map(|(org, t)| (org, t.labelled())).collect();
     encode_rows(
         encoder,
         "zoho_crm_api_errors",
@@ -174,40 +191,36 @@ fn encode_api_counters(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt
                 (labels, ConstCounter::new(*n))
             })
         }),
-    )?;
-    for (name, help, transitions) in [
-        (
-            "zoho_crm_cadence_deactivations",
-            "Cadences seen active in one complete collection and inactive in the next, by module.",
-            (|c| &c.deactivations) as fn(&LabelledCounters) -> &BTreeMap<Arc<str>, u64>,
-        ),
-        (
-            "zoho_crm_cadence_deletions",
-            "Cadences seen in one complete collection and gone in the next, by module.",
-            |c| &c.deletions,
-        ),
-    ] {
-        encode_rows(
-            encoder,
-            name,
-            help,
-            None,
-            counters.iter().flat_map(|(org, counters)| {
-                transitions(counters).iter().map(|(module, n)| {
-                    let labels = ModuleLabels {
-                        org: (*org).clone(),
-                        module: module.clone(),
-                    };
-                    (labels, ConstCounter::new(*n))
-                })
-            }),
-        )?;
-    }
-    Ok(())
+    )
 }
 
-/// Request latency per endpoint, and what Zoho's rate-limit headers said last.
-fn encode_api_readings(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
+/// The cadence transitions counted by module: deactivations or deletions.
+fn transitions(
+    encoder: &mut DescriptorEncoder,
+    orgs: &Orgs,
+    (name, help): (&str, &str),
+    counted: fn(&LabelledCounters) -> &BTreeMap<Arc<str>, u64>,
+) -> std::fmt::Result {
+    let counters: Vec<_> = orgs.iter().map(|(org, t)| (org, t.labelled())).collect();
+    encode_rows(
+        encoder,
+        name,
+        help,
+        None,
+        counters.iter().flat_map(|(org, counters)| {
+            counted(counters).iter().map(|(module, n)| {
+                let labels = ModuleLabels {
+                    org: (*org).clone(),
+                    module: module.clone(),
+                };
+                (labels, ConstCounter::new(*n))
+            })
+        }),
+    )
+}
+
+/// Request latency per endpoint.
+fn api_request_duration(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt::Result {
     encode_rows(
         encoder,
         "zoho_crm_api_request_duration",
@@ -223,80 +236,69 @@ fn encode_api_readings(encoder: &mut DescriptorEncoder, orgs: &Orgs) -> std::fmt
                 Some((labels, histogram.clone()))
             })
         }),
-    )?;
+    )
+}
+
+/// What Zoho's rate-limit headers said last, by window.
+fn rate_limits(
+    encoder: &mut DescriptorEncoder,
+    orgs: &Orgs,
+    (name, help): (&str, &str),
+    reading: fn(&RateLimit) -> Option<f64>,
+) -> std::fmt::Result {
     let limits: Vec<_> = orgs
         .iter()
         .map(|(org, t)| (org, t.rate_limits.lock().expect("telemetry lock").clone()))
         .collect();
-    for (name, help, reading) in [
-        (
-            "zoho_crm_api_rate_limit_limit",
-            "API call limit Zoho reported in its X-RATELIMIT headers, by window (request_window or day).",
-            (|l: &RateLimit| l.limit) as fn(&RateLimit) -> Option<f64>,
-        ),
-        (
-            "zoho_crm_api_rate_limit_remaining",
-            "API calls left that Zoho reported in its X-RATELIMIT headers, by window (request_window or day).",
-            |l: &RateLimit| l.remaining,
-        ),
-    ] {
-        encode_rows(
-            encoder,
-            name,
-            help,
-            None,
-            limits.iter().flat_map(|(org, windows)| {
-                windows.iter().filter_map(move |(window, limit)| {
-                    let labels = WindowLabels { org: (*org).clone(), window: *window };
-                    reading(limit).map(|v| (labels, ConstGauge::new(v)))
-                })
-            }),
-        )?;
-    }
-    Ok(())
+    encode_rows(
+        encoder,
+        name,
+        help,
+        None,
+        limits.iter().flat_map(|(org, windows)| {
+            windows.iter().filter_map(move |(window, limit)| {
+                let labels = WindowLabels {
+                    org: (*org).clone(),
+                    window: *window,
+                };
+                reading(limit).map(|v| (labels, ConstGauge::new(v)))
+            })
+        }),
+    )
 }
 
-impl Telemetry {
-    /// The metrics of the process as a whole: reload status and build info.
-    fn encode_process_wide(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
-        let reload = *self.reload.lock().expect("telemetry lock");
+/// The metrics of the process as a whole: reload status and build info.
+#[derive(Debug)]
+struct ProcessWide(Arc<Telemetry>);
+
+impl Collector for ProcessWide {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let reload = *self.0.reload.lock().expect("telemetry lock");
         encode_rows(
-            encoder,
+            &mut encoder,
             "zoho_crm_config_last_reload_successful",
             "1 when the last configuration reload succeeded.",
             None,
             [(NoLabels {}, ConstGauge::new(i64::from(reload.successful)))],
         )?;
         encode_rows(
-            encoder,
+            &mut encoder,
             "zoho_crm_config_last_reload_success_timestamp",
             "When the configuration was last loaded successfully, as Unix time.",
             Some(&Unit::Seconds),
             [(NoLabels {}, ConstGauge::new(reload.last_success))],
         )?;
-        let build = BuildLabels {
-            version: build::VERSION,
-            revision: build::REVISION,
-            branch: build::BRANCH,
-            rustversion: build::RUST_VERSION,
-        };
+        build_info(&mut encoder, &())?;
+        let (ordinal, total) = self.0.shard.get().copied().unwrap_or((0, 1));
         encode_rows(
-            encoder,
-            "zoho_crm_exporter_build_info",
-            "Build of the exporter (version, git revision and branch, rustc version); value 1.",
-            None,
-            [(build, ConstGauge::new(1))],
-        )?;
-        let (ordinal, total) = self.shard.get().copied().unwrap_or((0, 1));
-        encode_rows(
-            encoder,
+            &mut encoder,
             "zoho_crm_exporter_shard_ordinal",
             "This process's shard (--shard): it collects the orgs whose FNV-1a 64 hash of the name, mod the number of shards, is this.",
             None,
             [(NoLabels {}, ConstGauge::new(gauge_value(ordinal)))],
         )?;
         encode_rows(
-            encoder,
+            &mut encoder,
             "zoho_crm_exporter_total_shards",
             "How many shards share the config's orgs (--total-shards).",
             None,
@@ -308,6 +310,23 @@ impl Telemetry {
 /// A count as a gauge's value (shard numbers are far below `i64::MAX`).
 fn gauge_value(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// `zoho_crm_exporter_build_info`: the one series a scrape of some orgs carries beside theirs.
+pub(crate) fn build_info(encoder: &mut DescriptorEncoder, _: &()) -> std::fmt::Result {
+    let build = BuildLabels {
+        version: build::VERSION,
+        revision: build::REVISION,
+        branch: build::BRANCH,
+        rustversion: build::RUST_VERSION,
+    };
+    encode_rows(
+        encoder,
+        "zoho_crm_exporter_build_info",
+        "Build of the exporter (version, git revision and branch, rustc version); value 1.",
+        None,
+        [(build, ConstGauge::new(1))],
+    )
 }
 
 /// The standard `process_*` metrics, read by the `metrics-process` crate.

@@ -13,7 +13,7 @@ use crate::metrics::labels::{Endpoint, RateLimitWindow, StatusCode};
 use crate::support::label_values::{MAX_LABEL_VALUES, OVERFLOW_LABEL};
 use prometheus_client::metrics::histogram::Histogram;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -51,6 +51,12 @@ pub(crate) struct OrgTelemetry {
     /// Created on first use, so an endpoint never called shows no histogram.
     pub(super) durations: [OnceLock<Histogram>; 4],
     pub(super) rate_limits: Mutex<BTreeMap<RateLimitWindow, RateLimit>>,
+    /// Bumped after every write, so an encoding of this org's live series is reused while no
+    /// write happened since (see [`OrgTelemetry::generation`]).
+    changes: AtomicU64,
+    /// Taken for writing while a collection's outcome is recorded, for reading while the org's
+    /// live part is encoded ([`OrgTelemetry::read_consistently`]).
+    consistent: RwLock<()>,
 }
 
 /// The collection counters and the health they end in, changed together.
@@ -90,6 +96,8 @@ impl Default for OrgTelemetry {
             labelled: Mutex::new(LabelledCounters::default()),
             durations: std::array::from_fn(|_| OnceLock::new()),
             rate_limits: Mutex::new(BTreeMap::new()),
+            changes: AtomicU64::new(0),
+            consistent: RwLock::new(()),
         }
     }
 }
@@ -100,6 +108,9 @@ impl OrgTelemetry {
     /// agree: collections minus failures is the number of successes, and `up`, duration and last
     /// success are those of the last collection counted.
     pub(crate) fn collection_ended(&self, took: Duration, succeeded_at: Option<SystemTime>) {
+        // Scrapes encode this org's live part under the read side: they see the collection
+        // counted and its outcome together, or neither.
+        let _whole = self.consistent.write().expect("telemetry lock");
         let mut collections = self.collections();
         collections.attempted += 1;
         collections.last_duration = took.as_secs_f64();
@@ -110,6 +121,8 @@ impl OrgTelemetry {
             Some(at) => health.last_success = Some(at),
             None => collections.failed += 1,
         }
+        drop(collections);
+        self.changed();
     }
 
     /// The org's collection health now.
@@ -126,6 +139,7 @@ impl OrgTelemetry {
         self.durations[endpoint as usize]
             .get_or_init(|| Histogram::new(LATENCY_BUCKETS))
             .observe(seconds);
+        self.changed();
     }
 
     /// Counts one failed attempt under a bounded error label.
@@ -135,6 +149,7 @@ impl OrgTelemetry {
             (endpoint, Arc::from(error)),
             || (endpoint, Arc::from(OVERFLOW_LABEL)),
         );
+        self.changed();
     }
 
     /// Starts the deactivation and deletion counters of these modules at 0, so that the first
@@ -152,18 +167,22 @@ impl OrgTelemetry {
                 }
             }
         }
+        drop(guard);
+        self.changed();
     }
 
     pub(crate) fn count_deactivation(&self, module: &Arc<str>) {
         bump(&mut self.labelled().deactivations, module.clone(), || {
             Arc::from(OVERFLOW_LABEL)
         });
+        self.changed();
     }
 
     pub(crate) fn count_deletion(&self, module: &Arc<str>) {
         bump(&mut self.labelled().deletions, module.clone(), || {
             Arc::from(OVERFLOW_LABEL)
         });
+        self.changed();
     }
 
     /// Expiry of the cached access token, Unix seconds, if one is cached.
@@ -173,12 +192,14 @@ impl OrgTelemetry {
 
     pub(crate) fn set_token_expiry(&self, unix_seconds: Option<f64>) {
         *self.token_expiry.lock().expect("telemetry lock") = unix_seconds;
+        self.changed();
     }
 
     /// Records whether the org's credentials were all read at the last look.
     pub(crate) fn set_credentials_read(&self, successful: bool) {
         self.credentials_read_failed
             .store(!successful, Ordering::Relaxed);
+        self.changed();
     }
 
     pub(crate) fn credentials_last_read_successful(&self) -> bool {
@@ -190,6 +211,26 @@ impl OrgTelemetry {
             .lock()
             .expect("telemetry lock")
             .insert(window, limit);
+        self.changed();
+    }
+
+    /// Counts a write, after it is made: an encoder that reads the count, then the series,
+    /// sees at least every write counted, so its encoding is stale once the count moves on.
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many writes this org's live series have had: equal counts, equal series (the
+    /// process metrics are not here).
+    pub(crate) fn generation(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// `encode` run while no collection's outcome is being recorded, so that the collection
+    /// families it writes (up, collections, failures, duration, last success) agree.
+    pub(crate) fn read_consistently<T>(&self, encode: impl FnOnce() -> T) -> T {
+        let _whole = self.consistent.read().expect("telemetry lock");
+        encode()
     }
 
     pub(super) fn collections(&self) -> MutexGuard<'_, Collections> {
@@ -201,6 +242,9 @@ impl OrgTelemetry {
     }
 }
 
+/// An org's name with its live metrics.
+pub(crate) type NamedTelemetry = (Arc<str>, Arc<OrgTelemetry>);
+
 /// Every org's live metrics plus the process-wide ones; registered once into the live registry.
 #[derive(Debug, Default)]
 pub(crate) struct Telemetry {
@@ -209,6 +253,8 @@ pub(crate) struct Telemetry {
     /// This process's shard and the number of shards (`--shard`, `--total-shards`); unset
     /// means shard 0 of 1.
     pub(super) shard: std::sync::OnceLock<(u64, u64)>,
+    /// Bumped whenever an org is added or removed.
+    membership: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -237,12 +283,12 @@ impl Telemetry {
         if let Some(existing) = self.orgs.read().expect("telemetry lock").get(name) {
             return existing.clone();
         }
-        self.orgs
-            .write()
-            .expect("telemetry lock")
-            .entry(Arc::from(name))
-            .or_default()
-            .clone()
+        let mut orgs = self.orgs.write().expect("telemetry lock");
+        let org = orgs.entry(Arc::from(name)).or_insert_with(|| {
+            self.membership.fetch_add(1, Ordering::Release);
+            Arc::default()
+        });
+        org.clone()
     }
 
     /// Keeps the orgs in `keep`, each with its telemetry (created for new ones), and drops
@@ -255,6 +301,18 @@ impl Telemetry {
                 orgs.insert(Arc::from(*name), Arc::default());
             }
         }
+        self.membership.fetch_add(1, Ordering::Release);
+    }
+
+    /// Every org's live metrics, in name order (the order of the live families), with a stamp
+    /// that changes whenever any of them is written to or the set of orgs changes.
+    pub(crate) fn orgs(&self) -> (Vec<NamedTelemetry>, (u64, u64)) {
+        let orgs = self.orgs.read().expect("telemetry lock");
+        let membership = self.membership.load(Ordering::Acquire);
+        // Each org's count only grows while it stays, so the sum moves whenever any does.
+        let writes = orgs.values().map(|org| org.generation()).sum();
+        let list = orgs.iter().map(|(n, t)| (n.clone(), t.clone())).collect();
+        (list, (membership, writes))
     }
 
     /// Every org's collection health.

@@ -1,6 +1,7 @@
-//! The cadence families: what the cadence part of the exposition says about every org's current
+//! The cadence families: what the cadence part of the exposition says about an org's current
 //! snapshot, its expectations' verdict and its last complete side passes. One function per
-//! family, in the order they appear.
+//! family, listed in the order they appear ([`families`]); each org's part is encoded family by
+//! family (`render::parts`), and a scrape joins every org's rows of a family under one header.
 //!
 //! The enrolled records and executed follow-ups come from their own passes, joined here with
 //! each org's current snapshot: a cadence gone from the snapshot has no series, whatever an older
@@ -12,7 +13,6 @@ use crate::domain::expectations::CheckedSnapshot;
 use crate::domain::snapshot::ModuleTotals;
 use crate::metrics::labels::label_set;
 use crate::metrics::rows::encode_rows;
-use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabelValue, EncodeMetric, LabelValueEncoder,
 };
@@ -35,13 +35,6 @@ impl OrgView {
     fn cadences(&self) -> &[Cadence] {
         self.checked.snapshot.cadences()
     }
-}
-
-/// What the cadence part is built from: every org with a snapshot, in config order.
-#[derive(Debug, Clone)]
-pub(crate) struct CadenceSource {
-    pub(crate) orgs: Vec<OrgView>,
-    pub(crate) per_cadence_metrics: bool,
 }
 
 label_set! {
@@ -120,26 +113,39 @@ const FROM_LAST_ENROLLMENT: &str =
 const FROM_LAST_ANALYTICS: &str =
     "(from the org's last complete analytics pass, for the cadences of its last complete collection)";
 
-impl Collector for CadenceSource {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result {
-        let (orgs, encoder) = (&self.orgs, &mut encoder);
-        cadences_per_module(encoder, orgs)?;
-        follow_ups_per_module(encoder, orgs)?;
-        expectation_matches(encoder, orgs)?;
-        // Expectations are about cadences users named; they are exported even when
-        // per-cadence metrics are off, since the alerts need them.
-        expected_active(encoder, orgs)?;
-        // Enrolled records per module: kept when per-cadence metrics are off.
-        enrolled_per_module(encoder, orgs)?;
-        if !self.per_cadence_metrics {
-            return Ok(());
-        }
-        cadence_info(encoder, orgs)?;
-        cadence_flags(encoder, orgs)?;
-        cadence_follow_ups(encoder, orgs)?;
-        cadence_times(encoder, orgs)?;
-        cadence_enrolled_records(encoder, orgs)?;
-        cadence_follow_ups_executed(encoder, orgs)
+/// One cadence family, written for the orgs given (one org when an org's part is encoded).
+pub(crate) type CadenceFamily = fn(&mut DescriptorEncoder, &[OrgView]) -> Result;
+
+/// The cadence families in the order they appear. The first [`ALWAYS`] are exported even when
+/// per-cadence metrics are off: the module totals, the expectations (about cadences users
+/// named, which the alerts need) and the enrolled records per module.
+const FAMILIES: [CadenceFamily; 15] = [
+    cadences_per_module,
+    follow_ups_per_module,
+    expectation_matches,
+    expected_active,
+    enrolled_per_module,
+    cadence_info,
+    |e, orgs| cadence_flag(e, orgs, FLAGS[0]),
+    |e, orgs| cadence_flag(e, orgs, FLAGS[1]),
+    cadence_follow_ups,
+    |e, orgs| cadence_time(e, orgs, TIMES[0]),
+    |e, orgs| cadence_time(e, orgs, TIMES[1]),
+    |e, orgs| cadence_time(e, orgs, TIMES[2]),
+    |e, orgs| cadence_time(e, orgs, TIMES[3]),
+    cadence_enrolled_records,
+    cadence_follow_ups_executed,
+];
+
+/// How many of [`FAMILIES`] are exported whatever `per_cadence_metrics` says.
+const ALWAYS: usize = 5;
+
+/// The families exported, in order.
+pub(crate) fn families(per_cadence_metrics: bool) -> &'static [CadenceFamily] {
+    if per_cadence_metrics {
+        &FAMILIES
+    } else {
+        &FAMILIES[..ALWAYS]
     }
 }
 
@@ -280,27 +286,27 @@ fn per_cadence<M: EncodeMetric>(
     encode_rows(encoder, name, &help, unit, rows)
 }
 
+type Flag = (&'static str, &'static str, fn(&Cadence) -> bool);
+
 /// `zoho_crm_cadence_active` and `zoho_crm_cadence_published`: one 0/1 gauge per cadence each.
-fn cadence_flags(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
-    type Flag = fn(&Cadence) -> bool;
-    let flags: [(&str, &str, Flag); 2] = [
-        (
-            "zoho_crm_cadence_active",
-            "1 when the cadence is active, 0 when it is switched off",
-            |c| c.active(),
-        ),
-        (
-            "zoho_crm_cadence_published",
-            "1 when the cadence is published",
-            |c| c.published,
-        ),
-    ];
-    for (name, help, flag) in flags {
-        per_cadence(encoder, orgs, (name, help, None), |c| {
-            Some(ConstGauge::new(i64::from(flag(c))))
-        })?;
-    }
-    Ok(())
+const FLAGS: [Flag; 2] = [
+    (
+        "zoho_crm_cadence_active",
+        "1 when the cadence is active, 0 when it is switched off",
+        |c| c.active(),
+    ),
+    (
+        "zoho_crm_cadence_published",
+        "1 when the cadence is published",
+        |c| c.published,
+    ),
+];
+
+fn cadence_flag(encoder: &mut DescriptorEncoder, orgs: &[OrgView], flag: Flag) -> Result {
+    let (name, help, flag) = flag;
+    per_cadence(encoder, orgs, (name, help, None), |c| {
+        Some(ConstGauge::new(i64::from(flag(c))))
+    })
 }
 
 fn cadence_follow_ups(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
@@ -314,38 +320,37 @@ fn cadence_follow_ups(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Resu
     encode_rows(encoder, "zoho_crm_cadence_follow_ups", &help, None, rows)
 }
 
+type Time = (&'static str, &'static str, fn(&Cadence) -> Option<f64>);
+
 /// The times of each cadence, in seconds; a cadence without one has no series.
-fn cadence_times(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {
-    type Reading = fn(&Cadence) -> Option<f64>;
-    let times: [(&str, &str, Reading); 4] = [
-        (
-            "zoho_crm_cadence_created_timestamp",
-            "When the cadence was created, as Unix time",
-            |c| c.created,
-        ),
-        (
-            "zoho_crm_cadence_modified_timestamp",
-            "When the cadence was last modified, as Unix time; staleness is time() minus this",
-            |c| c.modified,
-        ),
-        (
-            "zoho_crm_cadence_end_timestamp",
-            "When the cadence ends, as Unix time; only for cadences with an end date",
-            |c| c.end,
-        ),
-        (
-            "zoho_crm_cadence_execution_interval",
-            "How often the cadence executes; only when Zoho states it",
-            |c| c.execution_interval,
-        ),
-    ];
-    for (name, help, value) in times {
-        let unit = Some(&Unit::Seconds);
-        per_cadence(encoder, orgs, (name, help, unit), |c| {
-            value(c).map(ConstGauge::new)
-        })?;
-    }
-    Ok(())
+const TIMES: [Time; 4] = [
+    (
+        "zoho_crm_cadence_created_timestamp",
+        "When the cadence was created, as Unix time",
+        |c| c.created,
+    ),
+    (
+        "zoho_crm_cadence_modified_timestamp",
+        "When the cadence was last modified, as Unix time; staleness is time() minus this",
+        |c| c.modified,
+    ),
+    (
+        "zoho_crm_cadence_end_timestamp",
+        "When the cadence ends, as Unix time; only for cadences with an end date",
+        |c| c.end,
+    ),
+    (
+        "zoho_crm_cadence_execution_interval",
+        "How often the cadence executes; only when Zoho states it",
+        |c| c.execution_interval,
+    ),
+];
+
+fn cadence_time(encoder: &mut DescriptorEncoder, orgs: &[OrgView], time: Time) -> Result {
+    let (name, help, value) = time;
+    per_cadence(encoder, orgs, (name, help, Some(&Unit::Seconds)), |c| {
+        value(c).map(ConstGauge::new)
+    })
 }
 
 fn cadence_enrolled_records(encoder: &mut DescriptorEncoder, orgs: &[OrgView]) -> Result {

@@ -17,16 +17,14 @@ pub(crate) const CADENCE_GZIP_LEVEL: Compression = Compression::new(1);
 /// level costs little in size.
 pub(crate) const LIVE_GZIP_LEVEL: Compression = Compression::new(1);
 
-/// Inflates a gzip member made by [`gzip_with`], into a buffer of exactly its size.
-pub(crate) fn gunzip(gzip: &[u8]) -> Vec<u8> {
+/// Inflates gzip members made by [`GzipWriter`], one after the other, into one buffer;
+/// `size` is the plain size when known (the buffer's capacity).
+pub(crate) fn gunzip(gzip: &[u8], size: usize) -> Vec<u8> {
     if gzip.is_empty() {
         return Vec::new(); // the empty part before any collection
     }
-    let size = gzip.len().checked_sub(4).map_or(0, |at| {
-        u32::from_le_bytes(gzip[at..].try_into().expect("4 bytes")) as usize
-    });
     let mut plain = Vec::with_capacity(size);
-    flate2::read::GzDecoder::new(gzip)
+    flate2::read::MultiGzDecoder::new(gzip)
         .read_to_end(&mut plain)
         .expect("the gzip form was made here");
     plain
@@ -72,12 +70,13 @@ impl GzipWriter {
                 Some(kept.swap_remove(at).1)
             })
             .unwrap_or_else(|| Compress::new(Compression::new(level), false));
-        let mut out = Vec::with_capacity(4 * 1024);
+        let mut out = Vec::with_capacity(1024);
         out.extend_from_slice(&HEADER);
         GzipWriter {
             level,
             deflate: Some(deflate),
-            pending: Vec::with_capacity(DEFLATE_CHUNK),
+            // Grown as text comes: most pieces of an org's part are far smaller than a chunk.
+            pending: Vec::new(),
             out,
             crc: Crc::new(),
             plain: Some(String::new()),

@@ -1,24 +1,29 @@
 //! A plain cadence part that lives only while it is sent.
 //!
 //! At 10,000 cadences a plain part is about 11 MiB and its gzip form about half a MiB.
-//! Prometheus asks for gzip, so a large plain part is kept only as its gzip form and inflated
-//! when a client asks for it plain; the inflated bytes live exactly as long as some response
-//! still holds them, so concurrent and back-to-back plain scrapes share one inflation, and once
-//! nobody scrapes plain the megabytes go back to the system.
+//! Prometheus asks for gzip, so the cadence part is kept only as its gzip members and inflated
+//! when a client asks for it plain. A small part, once inflated, is kept; the inflated bytes of
+//! a large one live exactly as long as some response still holds them, so concurrent and
+//! back-to-back plain scrapes share one inflation, and once nobody scrapes plain the megabytes go
+//! back to the system.
 
-use crate::render::gzip::{exact_bytes, gunzip};
+use crate::render::gzip::gunzip;
 use bytes::Bytes;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-/// Plain parts up to this size are kept as they are: inflating them would save little memory.
+/// Plain parts up to this size are kept once inflated: inflating them again would save little
+/// memory.
 pub(crate) const EAGER_PLAIN_MAX: usize = 1024 * 1024;
 
-/// A plain cadence part: kept as it is when small, else inflated on demand from its gzip form.
+/// A plain cadence part, inflated on demand from its gzip members: kept once inflated when
+/// small, else only while a response holds it.
 #[derive(Debug, Default)]
 pub(crate) struct PlainPart {
     gzip: Bytes,
-    /// A small part, kept as it is: inflating it would save little memory.
-    kept: Option<Bytes>,
+    /// The size of the plain text.
+    plain_len: usize,
+    /// A small part, kept once inflated: inflating it again would save little memory.
+    kept: OnceLock<Bytes>,
     /// The inflation of a large part, while any response holds it. The std mutex is held only to
     /// upgrade or replace this reference, never while inflating: the inflation itself runs in
     /// the [`OnceLock`], which a plain scrape arriving meanwhile waits on, to share its result
@@ -40,19 +45,21 @@ impl AsRef<[u8]> for InflatedPlain {
 }
 
 impl PlainPart {
-    /// `plain` is the plain text when it is small enough to keep as it is.
-    pub(crate) fn new(plain: Option<String>, gzip: &Bytes) -> PlainPart {
+    /// The part of these gzip members, whose plain text is `plain_len` bytes long.
+    pub(crate) fn new(gzip: Bytes, plain_len: usize) -> PlainPart {
         PlainPart {
-            gzip: gzip.clone(),
-            kept: plain.map(exact_bytes),
+            gzip,
+            plain_len,
+            kept: OnceLock::new(),
             shared: Mutex::new(Weak::new()),
         }
     }
 
     /// The plain bytes: kept, still held by a response in flight, or inflated now.
     pub(crate) fn bytes(&self) -> Bytes {
-        if let Some(kept) = &self.kept {
-            return kept.clone();
+        if self.plain_len <= EAGER_PLAIN_MAX {
+            let inflate = || Bytes::from(gunzip(&self.gzip, self.plain_len));
+            return self.kept.get_or_init(inflate).clone();
         }
         let inflation = {
             let mut shared = self.shared.lock().expect("plain part lock");
@@ -62,14 +69,14 @@ impl PlainPart {
                 inflation
             })
         };
-        inflation.get_or_init(|| gunzip(&self.gzip));
+        inflation.get_or_init(|| gunzip(&self.gzip, self.plain_len));
         Bytes::from_owner(InflatedPlain(inflation))
     }
 
     /// Whether inflated bytes are alive now, for the tests of the memory behaviour.
     #[cfg(test)]
     pub(crate) fn is_inflated(&self) -> bool {
-        self.kept.is_some() || self.shared.lock().expect("plain part lock").strong_count() > 0
+        self.kept.get().is_some() || self.shared.lock().expect("plain part lock").strong_count() > 0
     }
 }
 
@@ -83,7 +90,7 @@ mod tests {
         let line = "zoho_crm_cadence_active{org=\"acme\",id=\"1\",name=\"x\",module=\"Leads\"} 1\n";
         let plain = line.repeat(EAGER_PLAIN_MAX / line.len() + 10);
         let gzip = gzip_with(plain.as_bytes(), CADENCE_GZIP_LEVEL);
-        let part = PlainPart::new(None, &gzip);
+        let part = PlainPart::new(gzip, plain.len());
         assert!(!part.is_inflated(), "not inflated before use");
         let first = part.bytes();
         assert_eq!(&first[..], plain.as_bytes());
@@ -103,12 +110,9 @@ mod tests {
             plain.as_bytes(),
             "inflated again on demand"
         );
-        let small = PlainPart::new(
-            Some(line.to_owned()),
-            &gzip_with(line.as_bytes(), LIVE_GZIP_LEVEL),
-        );
-        assert!(small.is_inflated(), "a small part is kept plain");
+        let small = PlainPart::new(gzip_with(line.as_bytes(), LIVE_GZIP_LEVEL), line.len());
         assert_eq!(&small.bytes()[..], line.as_bytes());
+        assert!(small.is_inflated(), "a small part is kept once inflated");
         assert!(PlainPart::default().bytes().is_empty());
     }
 
@@ -116,7 +120,7 @@ mod tests {
     fn the_lock_is_free_while_a_part_inflates() {
         let line = "zoho_crm_cadence_active{org=\"acme\",id=\"1\",name=\"x\",module=\"Leads\"} 1\n";
         let plain = line.repeat(EAGER_PLAIN_MAX / line.len() + 10);
-        let part = PlainPart::new(None, &gzip_with(plain.as_bytes(), CADENCE_GZIP_LEVEL));
+        let part = PlainPart::new(gzip_with(plain.as_bytes(), CADENCE_GZIP_LEVEL), plain.len());
         // An inflation under way, as another scrape's would be: the lock is not held by it.
         let inflation = {
             let mut shared = part.shared.lock().unwrap();
@@ -128,7 +132,7 @@ mod tests {
             part.shared.try_lock().is_ok(),
             "the lock is held only to share the inflation"
         );
-        inflation.get_or_init(|| gunzip(&part.gzip));
+        inflation.get_or_init(|| gunzip(&part.gzip, part.plain_len));
         let bytes = part.bytes();
         assert_eq!(
             bytes.as_ptr(),

@@ -1,31 +1,32 @@
 //! Layer 7, `store`: the one place where collections and scrapes meet. [`SharedState`] holds
 //! every org's latest complete snapshot (with the expectations' verdict on it) and side-pass
-//! results, the pre-encoded cadence part, and the live metrics registry.
+//! results, each org's pre-encoded cadence part, and the live metrics.
 //!
 //! - here: `SharedState`, what is published into it and what is read from it.
-//! - [`queue`]: the encoding queue that coalesces re-encodings.
 //!
 //! Collectors write here when a collection ends, the side loops when a pass ends; the web layer
-//! only reads. Locks are std locks held for a copy or a swap, never across an `.await`, so a
-//! scrape never waits on Zoho or on an encoding.
+//! only reads. A publication encodes the publishing org's part only. Locks are std locks held
+//! for a copy or a swap, or by a publisher while its own org's part is encoded, never across an
+//! `.await`, so a scrape never waits on Zoho or on an encoding.
 //!
 //! Uses `render`, `metrics`, `config`, `domain` and `support`; never the Zoho client.
 
-mod queue;
-
-use crate::config::Config;
+use crate::config::{Config, OrgConfig};
 use crate::domain::activity::{Enrollment, FollowUpsExecuted};
 use crate::domain::expectations::{CheckedSnapshot, Expectation};
 use crate::domain::history::{LastError, OrgHistory, PassKind};
 use crate::domain::snapshot::OrgSnapshot;
 use crate::domain::transitions::Transition;
 use crate::metrics::telemetry::{Health, Telemetry};
-use crate::render::encoded::{scrape_parts, EncodedCadences, LiveGzip};
-use crate::render::families::{CadenceSource, OrgView};
+use crate::render::encoded::{join_some, Joined, OrgCadences};
+use crate::render::families::OrgView;
+use crate::render::latest::Latest;
+use crate::render::live::LiveParts;
 use crate::render::negotiate::Format;
+use crate::render::parts::Headers;
 use bytes::Bytes;
-use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 use tokio::sync::watch;
@@ -81,6 +82,9 @@ pub(crate) struct OrgEntry {
     last_error: Option<LastError>,
     next_collection: Option<SystemTime>,
     history: Arc<OrgHistory>,
+    /// The org's cadence part, encoded from the above.
+    encoded: Option<Arc<OrgCadences>>,
+    encoding: Arc<OrgEncoding>,
 }
 
 impl OrgEntry {
@@ -90,6 +94,42 @@ impl OrgEntry {
             error.resolved = true;
         }
     }
+
+    /// Takes on the org's settings of a (re)loaded config: a side pass switched off drops its
+    /// result, a snapshot is judged again by changed expectations. True when what the org's
+    /// part says changed; a verdict judged again but unchanged encodes the same, so only the
+    /// orgs that changed expectations concern are encoded again.
+    fn take_on(
+        &mut self,
+        org: &OrgConfig,
+        config: &Config,
+        expectations: &Arc<Vec<Expectation>>,
+    ) -> bool {
+        self.enrollment_wanted = config.enrollment_for(org).is_some();
+        self.analytics_wanted = config.analytics_for(org).is_some();
+        let mut changed = false;
+        if !self.enrollment_wanted {
+            changed |= self.enrollment.take().is_some();
+        }
+        if !self.analytics_wanted {
+            changed |= self.follow_ups_executed.take().is_some();
+        }
+        let before = self.checked.take();
+        self.checked = (before.clone()).map(|checked| rechecked(&org.name, checked, expectations));
+        if let (Some(before), Some(after)) = (&before, &self.checked) {
+            changed |= !Arc::ptr_eq(before, after) && before.evaluation != after.evaluation;
+        }
+        changed
+    }
+}
+
+/// What serializes the encodings of one org: each encodes the org's state as it is once the
+/// lock is taken, so the last one stored is the latest state. Orgs encode in parallel.
+#[derive(Debug, Default)]
+struct OrgEncoding {
+    lock: Mutex<()>,
+    /// Encodings of the org so far (what the tests of per-org encoding count).
+    runs: AtomicU64,
 }
 
 /// A result of a side pass, and where the store keeps it.
@@ -141,38 +181,41 @@ pub struct SharedState {
 
 struct Inner {
     telemetry: Arc<Telemetry>,
-    live: Registry,
-    live_gzip: LiveGzip,
+    live: LiveParts,
+    /// Every family's header, shared by the orgs' parts.
+    headers: Headers,
     orgs: RwLock<BTreeMap<Arc<str>, OrgEntry>>,
-    encoded: RwLock<Arc<EncodedCadences>>,
     settings: RwLock<Settings>,
-    /// Re-encoding requests, served one encoding at a time and coalesced (see `queue`).
-    encoding: Mutex<queue::EncodingQueue>,
-    /// Sent to when an encoding finishes, for the publishers waiting on it.
-    encoded_signal: watch::Sender<()>,
+    /// Bumped after any org's cadence part is stored and on every config change, so the joined
+    /// cadence part is made again by the next scrape.
+    cadences_changed: AtomicU64,
+    /// Every org's cadence part joined, per format.
+    joined: [Latest<u64, Arc<Joined>>; 2],
     /// Bumped whenever a snapshot is published, so the side loops can wait for an org's first
     /// one without polling.
     snapshots: watch::Sender<u64>,
 }
 
+/// The orgs a scrape of some orgs named that this process does not collect.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct UnknownOrgs(pub(crate) Vec<String>);
+
 impl SharedState {
     pub fn new(config: &Config) -> SharedState {
         let telemetry = Arc::new(Telemetry::default());
-        let live = crate::metrics::live::registry(&telemetry);
         let state = SharedState {
             inner: Arc::new(Inner {
+                live: LiveParts::new(&telemetry),
                 telemetry,
-                live,
-                live_gzip: LiveGzip::default(),
+                headers: Headers::default(),
                 orgs: RwLock::new(BTreeMap::new()),
-                encoded: RwLock::new(Arc::new(EncodedCadences::default())),
                 settings: RwLock::new(Settings {
                     orgs: Vec::new(),
                     expectations: Arc::new(Vec::new()),
                     per_cadence_metrics: true,
                 }),
-                encoding: Mutex::new(queue::EncodingQueue::default()),
-                encoded_signal: watch::Sender::new(()),
+                cadences_changed: AtomicU64::new(0),
+                joined: Default::default(),
                 snapshots: watch::Sender::new(0),
             }),
         };
@@ -184,25 +227,73 @@ impl SharedState {
         &self.inner.telemetry
     }
 
-    pub(crate) fn encoded(&self) -> Arc<EncodedCadences> {
-        self.inner.encoded.read().expect("state lock").clone()
+    /// Every org's cadence part joined in `format`, as the scrapes of every org send it.
+    pub(crate) fn joined(&self, format: Format) -> Arc<Joined> {
+        let stamp = self.inner.cadences_changed.load(Ordering::Acquire);
+        let slot = &self.inner.joined[usize::from(format == Format::Text)];
+        slot.get(stamp, || {
+            let orgs = self.inner.orgs.read().expect("state lock");
+            let settings = self.inner.settings.read().expect("state lock");
+            let parts = settings
+                .orgs
+                .iter()
+                .filter_map(|name| orgs.get(name)?.encoded.clone());
+            let parts: Vec<_> = parts.collect();
+            drop((settings, orgs));
+            Arc::new(Joined::new(&parts, format))
+        })
     }
 
-    /// A scrape body as its two parts: the cadence part, shared and not copied, and the live
-    /// part encoded now. Concatenated, they are the body.
+    /// A scrape body of every org as its two parts: the cadence part, shared and not copied,
+    /// and the live part. Concatenated, they are the body.
     pub fn scrape_parts(&self, format: Format, gzipped: bool) -> [Bytes; 2] {
-        scrape_parts(
-            &self.encoded(),
-            &self.inner.live,
-            &self.inner.live_gzip,
-            format,
-            gzipped,
-        )
+        let [cadences, orgs, process] = self.scrape_all(format, gzipped);
+        [cadences, [orgs, process].concat().into()]
+    }
+
+    /// A scrape body of every org in three parts, none copied: the cadence part, the orgs' live
+    /// part and the process-wide part.
+    pub(crate) fn scrape_all(&self, format: Format, gzipped: bool) -> [Bytes; 3] {
+        let cadences = self.joined(format).part(gzipped);
+        let [orgs, process] = self.inner.live.all(format, gzipped, &self.inner.headers);
+        [cadences, orgs, process]
+    }
+
+    /// A scrape body of the orgs named only: every series labelled with one of them, and the
+    /// build info. Each org once, in the order of a scrape of every org.
+    pub(crate) fn scrape_orgs(
+        &self,
+        names: &[&str],
+        format: Format,
+        gzipped: bool,
+    ) -> Result<Bytes, UnknownOrgs> {
+        let parts = {
+            let orgs = self.inner.orgs.read().expect("state lock");
+            let settings = self.inner.settings.read().expect("state lock");
+            let unknown = names
+                .iter()
+                .filter(|name| !settings.orgs.iter().any(|org| &**org == **name));
+            let unknown: Vec<String> = unknown.map(|name| name.to_string()).collect();
+            if !unknown.is_empty() {
+                return Err(UnknownOrgs(unknown));
+            }
+            let named = settings.orgs.iter().filter(|org| names.contains(&&***org));
+            named
+                .filter_map(|name| orgs.get(name)?.encoded.clone())
+                .collect::<Vec<_>>()
+        };
+        let mut body = join_some(&parts, format, gzipped);
+        let live = self
+            .inner
+            .live
+            .some(names, format, gzipped, &self.inner.headers);
+        body.extend_from_slice(&live);
+        Ok(Bytes::from(body))
     }
 
     /// The whole scrape body in one buffer, for `--once` (the web layer sends the parts).
     pub fn scrape_body(&self, format: Format, gzipped: bool) -> Vec<u8> {
-        self.scrape_parts(format, gzipped).concat()
+        self.scrape_all(format, gzipped).concat()
     }
 
     /// Takes on a (re)loaded config: orgs no longer configured lose their snapshot and every
@@ -210,6 +301,7 @@ impl SharedState {
     /// switched off for an org drops its result.
     pub(crate) fn apply_config(&self, config: &Config) {
         let names: Vec<Arc<str>> = config.orgs.iter().map(|o| Arc::from(&*o.name)).collect();
+        let mut stale = Vec::new();
         {
             // Orgs, then settings: the order `publish_snapshot` takes them in.
             let mut orgs = self.inner.orgs.write().expect("state lock");
@@ -218,27 +310,24 @@ impl SharedState {
                 settings.expectations = Arc::new(config.expectations.clone());
             }
             orgs.retain(|name, _| names.contains(name));
+            let per_cadence_changed = settings.per_cadence_metrics != config.per_cadence_metrics;
             for org in &config.orgs {
                 let entry = orgs.entry(Arc::from(&*org.name)).or_default();
-                entry.enrollment_wanted = config.enrollment_for(org).is_some();
-                entry.analytics_wanted = config.analytics_for(org).is_some();
-                if !entry.enrollment_wanted {
-                    entry.enrollment = None;
+                let changed = entry.take_on(org, config, &settings.expectations);
+                if changed || (per_cadence_changed && entry.checked.is_some()) {
+                    stale.push(org.name.clone());
                 }
-                if !entry.analytics_wanted {
-                    entry.follow_ups_executed = None;
-                }
-                entry.checked = entry
-                    .checked
-                    .take()
-                    .map(|checked| rechecked(&org.name, checked, &settings.expectations));
             }
             settings.orgs = names;
             settings.per_cadence_metrics = config.per_cadence_metrics;
         }
         let keep: Vec<&str> = config.orgs.iter().map(|o| o.name.as_str()).collect();
         self.inner.telemetry.retain_orgs(&keep);
-        self.reencode_soon();
+        // Removed orgs took their parts with them, and the order may have changed.
+        self.inner.cadences_changed.fetch_add(1, Ordering::Release);
+        for name in stale {
+            self.encode_org(&name);
+        }
     }
 
     /// A receiver that sees a change whenever any org's snapshot is published.
@@ -264,6 +353,7 @@ impl SharedState {
             .expectations
             .clone();
         let checked = Arc::new(CheckedSnapshot::new(org, snapshot, &expectations));
+        // (`async` for the publishers, which await nothing here since encodings are per org.)
         let checked = {
             let mut orgs = self.inner.orgs.write().expect("state lock");
             let Some(entry) = orgs.get_mut(org) else {
@@ -277,7 +367,7 @@ impl SharedState {
             checked
         };
         warn_of_conflicts(org, &checked);
-        self.reencode().await;
+        self.encode_org(org);
         self.inner.snapshots.send_modify(|n| *n += 1);
     }
 
@@ -292,7 +382,7 @@ impl SharedState {
             *R::slot(entry) = Some(result);
             entry.succeeded(R::KIND);
         }
-        self.reencode().await;
+        self.encode_org(org);
     }
 
     /// A collection or side pass failed: its last complete result stays, and the failure is
@@ -360,27 +450,52 @@ impl SharedState {
             .collect()
     }
 
-    /// Encodes the cadence part of the state as it is now.
-    fn encode_now(&self) {
-        let source = {
-            let settings = self.inner.settings.read().expect("state lock");
+    /// Encodes the org's cadence part from its state as it is now, and stores it: the one
+    /// encoding a publication of that org costs, whatever the number of other orgs.
+    fn encode_org(&self, name: &str) {
+        let orgs = self.inner.orgs.read().expect("state lock");
+        let Some(encoding) = orgs.get(name).map(|entry| entry.encoding.clone()) else {
+            return; // removed by a reload
+        };
+        drop(orgs);
+        let _one_at_a_time = encoding.lock.lock().expect("encoding lock");
+        let (view, per_cadence_metrics) = {
+            // Orgs, then settings: the order `apply_config` takes them in.
             let orgs = self.inner.orgs.read().expect("state lock");
-            let views = settings.orgs.iter().filter_map(|name| {
-                let entry = orgs.get(name)?;
+            let settings = self.inner.settings.read().expect("state lock");
+            let view = orgs.get(name).and_then(|entry| {
                 Some(OrgView {
-                    name: name.clone(),
+                    name: Arc::from(name),
                     checked: entry.checked.clone()?,
                     enrollment: entry.enrollment.clone(),
                     follow_ups_executed: entry.follow_ups_executed.clone(),
                 })
             });
-            CadenceSource {
-                orgs: views.collect(),
-                per_cadence_metrics: settings.per_cadence_metrics,
-            }
+            (view, settings.per_cadence_metrics)
         };
-        let encoded = Arc::new(EncodedCadences::encode(source));
-        *self.inner.encoded.write().expect("state lock") = encoded;
+        let headers = &self.inner.headers;
+        let encoded =
+            view.map(|view| Arc::new(OrgCadences::encode(view, per_cadence_metrics, headers)));
+        if let Some(entry) = self.inner.orgs.write().expect("state lock").get_mut(name) {
+            if Arc::ptr_eq(&entry.encoding, &encoding) {
+                entry.encoded = encoded;
+            }
+        }
+        encoding.runs.fetch_add(1, Ordering::Relaxed);
+        self.inner.cadences_changed.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times each org's cadence part was encoded, for the tests of per-org encoding.
+    #[cfg(test)]
+    pub(crate) fn encodings(&self) -> BTreeMap<String, u64> {
+        let orgs = self.inner.orgs.read().expect("state lock");
+        let runs = orgs.iter().map(|(name, entry)| {
+            (
+                name.to_string(),
+                entry.encoding.runs.load(Ordering::Relaxed),
+            )
+        });
+        runs.collect()
     }
 }
 
@@ -410,3 +525,6 @@ fn warn_of_conflicts(org: &str, checked: &CheckedSnapshot) {
             "expectations require different states of this cadence; none is exported for it");
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,16 +1,17 @@
-//! The HTTP surface: `/metrics` (or the configured telemetry path), `/-/healthy`, `/-/ready`,
-//! `/-/reload`, the HTML status pages at `/` and `/orgs/<name>` ([`crate::web::status_page`])
-//! and Prometheus service discovery at `/sd` ([`crate::web::sd`]).
+//! The HTTP surface: `/metrics` (or the configured telemetry path; `?org=` for some orgs only),
+//! `/-/healthy`, `/-/ready`, `/-/reload`, the HTML status pages at `/` and `/orgs/<name>`
+//! ([`crate::web::status_page`]) and Prometheus service discovery at `/sd` ([`crate::web::sd`]).
 //!
 //! [`router`] is kept apart from serving so tests drive it with `oneshot`, no socket needed.
 //! Handlers only read [`SharedState`]; nothing here ever calls Zoho.
 
 use crate::render::negotiate::{accepts_gzip, Format};
-use crate::store::SharedState;
+use crate::store::{SharedState, UnknownOrgs};
 use crate::web::reload::WebConfig;
 use crate::web::status_page;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -87,7 +88,14 @@ pub(crate) async fn harden(mut response: Response) -> Response {
     response
 }
 
-async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+/// `/metrics`: every org, or with `?org=NAME` (repeatable) only the series of those orgs and the
+/// build info, so that each org can be a Prometheus target of its own. Any other query parameter
+/// is ignored, as it always was.
+async fn metrics(
+    State(app): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
     let header_text = |name| {
         headers
             .get(name)
@@ -95,7 +103,19 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
     };
     let format = Format::negotiate(header_text(header::ACCEPT));
     let gzipped = accepts_gzip(header_text(header::ACCEPT_ENCODING));
-    let parts = app.shared.scrape_parts(format, gzipped);
+    let pairs = query.map(|Query(pairs)| pairs).unwrap_or_default();
+    let orgs: Vec<&str> = (pairs.iter())
+        .filter(|(key, _)| key == "org")
+        .map(|(_, org)| org.as_str())
+        .collect();
+    let parts: Vec<Bytes> = if orgs.is_empty() {
+        app.shared.scrape_all(format, gzipped).into()
+    } else {
+        match app.shared.scrape_orgs(&orgs, format, gzipped) {
+            Ok(body) => vec![body],
+            Err(UnknownOrgs(unknown)) => return unknown_orgs(&unknown),
+        }
+    };
     let length: usize = parts.iter().map(Bytes::len).sum();
     let mut response = Response::new(Body::from_stream(BodyParts(parts.into_iter())));
     let headers = response.headers_mut();
@@ -115,9 +135,18 @@ async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
     response
 }
 
+/// 404 naming each org asked for that this process does not collect (quoted and escaped: the
+/// names come from the request).
+fn unknown_orgs(unknown: &[String]) -> Response {
+    let lines: String = (unknown.iter())
+        .map(|org| format!("unknown org {org:?}\n"))
+        .collect();
+    (StatusCode::NOT_FOUND, lines).into_response()
+}
+
 /// The parts of a scrape body, handed to hyper one after the other without being copied into
 /// one buffer.
-struct BodyParts(std::array::IntoIter<Bytes, 2>);
+struct BodyParts(std::vec::IntoIter<Bytes>);
 
 impl futures_core::Stream for BodyParts {
     type Item = Result<Bytes, std::convert::Infallible>;
@@ -220,8 +249,8 @@ mod tests {
             })
         };
         let scrape = || app().oneshot(Request::get("/metrics").body(Body::empty()).unwrap());
-        let encoded = state.encoded();
-        let text = encoded.plain_part(Format::Text);
+        let joined = state.joined(Format::Text);
+        let text = joined.plain_part();
         assert!(!text.is_inflated(), "kept gzipped after encoding");
 
         let response = scrape().await.unwrap();

@@ -365,12 +365,6 @@ def test_cadence_variable_lists_the_demo_cadences(prometheus, demo_exporter, dea
 
 SD_EXAMPLE = REPO / "examples" / "prometheus-sd.yml"
 SD_ORGS = ("acme", "globex", "initech", "umbrella", "hooli")
-# Whether `/metrics?org=NAME` serves only that org (issue 16, item 3). Until it does, every
-# per-org target scrapes every org of its shard; once it does, each target holds its own org
-# only and a sum over targets counts each org once. Set to True with that change.
-PER_ORG_SCRAPES = False
-
-
 def fnv1a64(name: str) -> int:
     """The exporter's shard hash (src/support/hash.rs), written again here to pin it."""
     h = 0xCBF29CE484222325
@@ -498,15 +492,10 @@ def test_prometheus_discovers_and_scrapes_one_target_per_org(prometheus_sd, shar
     r = api(prometheus_sd, "query", query=f'count by (org) (zoho_crm_up{{job="{JOB}"}})')["data"]["result"]
     counts = {s["metric"]["org"]: int(s["value"][1]) for s in r}
     assert set(counts) == set(SD_ORGS)
-    if PER_ORG_SCRAPES:
-        # Each org is scraped once, by its own target: sums over targets count it once.
-        assert all(n == 1 for n in counts.values()), counts
-        r = api(prometheus_sd, "query", query=f'zoho_crm_up{{job="{JOB}"}}')["data"]["result"]
-        assert all(s["metric"]["instance"].endswith("/" + s["metric"]["org"]) for s in r), r
-    else:
-        # Without `?org=`, each target of a shard scrapes every org of that shard.
-        per_shard = {o: sum(1 for x in SD_ORGS if fnv1a64(x) % 2 == fnv1a64(o) % 2) for o in SD_ORGS}
-        assert counts == per_shard, counts
+    # Each org is scraped once, by its own target (`?org=`): sums over targets count it once.
+    assert all(n == 1 for n in counts.values()), counts
+    r = api(prometheus_sd, "query", query=f'zoho_crm_up{{job="{JOB}"}}')["data"]["result"]
+    assert all(s["metric"]["instance"].endswith("/" + s["metric"]["org"]) for s in r), r
 
 
 def test_rules_evaluate_over_per_org_targets(prometheus_sd, deadline):
@@ -518,6 +507,5 @@ def test_rules_evaluate_over_per_org_targets(prometheus_sd, deadline):
         return all(rule["health"] == "ok" for g in groups for rule in g["rules"]) and groups
 
     wait_until(evaluated, deadline, "every rule evaluated over the per-org targets", prometheus_sd)
-    if PER_ORG_SCRAPES:
-        firing = [a for a in api(prometheus_sd, "alerts")["data"]["alerts"]]
-        assert firing == [], firing
+    firing = [a for a in api(prometheus_sd, "alerts")["data"]["alerts"]]
+    assert firing == [], firing

@@ -1,0 +1,317 @@
+//! The exposition in pieces: each org's rows of each metric family, encoded apart (plain text
+//! and a gzip member), and joined per scrape under one header per family.
+//!
+//! OpenMetrics wants every family contiguous: its `# HELP`/`# TYPE` once, then all its samples.
+//! An org's series are therefore not one run of the exposition but one run per family, between
+//! the other orgs' runs of the same family. So an org's part is a list of pieces, one per family
+//! it has rows of ([`OrgPart`]), encoded when that org changes; a scrape writes, family by
+//! family, the header (shared by every org, [`Headers`]) and then each org's piece of it
+//! ([`join`]). Orgs that did not change are not encoded again.
+//!
+//! Gzip: every piece is its own gzip member. A gzip file of several members is valid (RFC 1952,
+//! section 2.2) and every Prometheus-compatible client reads it as one stream (Go's
+//! `gzip.Reader` is multistream by default), so a scrape concatenates members and deflates
+//! nothing. A member per org and family is the finest grain an org's change allows (the
+//! families are interleaved across orgs) and the coarsest that keeps re-encoding to that org.
+//! Its cost is in size: 18 bytes of header and trailer per member, and a fresh deflate window
+//! (a member cannot refer to text before it). Measured on the fake's cadences: at 1,000 orgs of
+//! 100 cadences the gzip cadence part is 8.66 MB against 7.61 MB for one deflate stream of the
+//! same text (14 % more); at one org of 10,000 cadences it is 1 % smaller. A finer grain would
+//! lose more, and a coarser one would re-deflate other orgs' rows at every collection.
+
+use crate::render::gzip::{exact_bytes, gunzip, GzipWriter, CADENCE_GZIP_LEVEL};
+use crate::render::negotiate::Format;
+use bytes::Bytes;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::fmt::{self, Debug, Write as _};
+use std::sync::{Arc, Mutex};
+
+/// A family's rows of one org, or a family's header: its gzip member, and its plain text when
+/// kept (the live pieces, small and sent plain as often as gzipped).
+#[derive(Debug)]
+pub(crate) struct Piece {
+    gzip: Bytes,
+    plain: Option<Bytes>,
+    plain_len: usize,
+}
+
+impl Piece {
+    /// The piece of `text`, kept plain.
+    pub(crate) fn of(text: &str) -> Piece {
+        let mut gzip = GzipWriter::new(CADENCE_GZIP_LEVEL, usize::MAX);
+        gzip.write_str(text)
+            .expect("writing to a GzipWriter cannot fail");
+        let (plain, gzip) = gzip.finish();
+        Piece {
+            gzip,
+            plain: plain.map(exact_bytes),
+            plain_len: text.len(),
+        }
+    }
+
+    /// Appends the piece, gzipped or plain (inflated when its plain text was not kept).
+    pub(crate) fn write(&self, gzipped: bool, out: &mut Vec<u8>) {
+        match (gzipped, &self.plain) {
+            (true, _) => out.extend_from_slice(&self.gzip),
+            (false, Some(plain)) => out.extend_from_slice(plain),
+            (false, None) => out.extend_from_slice(&gunzip(&self.gzip, self.plain_len)),
+        }
+    }
+
+    /// The size the piece adds to a body.
+    pub(crate) fn len(&self, gzipped: bool) -> usize {
+        if gzipped {
+            self.gzip.len()
+        } else {
+            self.plain_len
+        }
+    }
+}
+
+/// An org's rows of one family, under the family's header.
+#[derive(Debug)]
+struct FamilyRows {
+    header: Arc<Piece>,
+    rows: Piece,
+}
+
+/// One org's part in one format: its rows of each family, in family order, `None` where it has
+/// none (a family no org has a row of is left out, header and all, as in a whole encoding).
+#[derive(Debug, Default)]
+pub(crate) struct OrgPart {
+    families: Vec<Option<FamilyRows>>,
+}
+
+/// The header of each family, encoded once and shared by every org's part: at 1,000 orgs a
+/// copy per org would be megabytes.
+#[derive(Debug, Default)]
+pub(crate) struct Headers {
+    known: Mutex<HashMap<String, Arc<Piece>>>,
+}
+
+impl Headers {
+    fn piece(&self, header: String) -> Arc<Piece> {
+        let mut known = self.known.lock().expect("headers lock");
+        if let Some(piece) = known.get(&header) {
+            return piece.clone();
+        }
+        let piece = Arc::new(Piece::of(&header));
+        known.insert(header, piece.clone());
+        piece
+    }
+}
+
+/// One family over some data: what a piece is encoded from.
+pub(crate) type Family<T> = fn(&mut DescriptorEncoder, &T) -> fmt::Result;
+
+/// A collector of one family, so that prometheus-client's encoders write each family apart.
+struct OneFamily<T: ?Sized + 'static> {
+    data: Arc<T>,
+    family: Family<T>,
+}
+
+impl<T: ?Sized> Debug for OneFamily<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OneFamily")
+    }
+}
+
+impl<T: ?Sized + Send + Sync + 'static> Collector for OneFamily<T> {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        (self.family)(&mut encoder, &self.data)
+    }
+}
+
+/// Writes `family` over `data` in `format` with prometheus-client's own encoders, into `out`.
+pub(crate) fn encode_family<T, W>(family: Family<T>, data: &Arc<T>, format: Format, out: &mut W)
+where
+    T: ?Sized + Send + Sync + 'static,
+    W: fmt::Write,
+{
+    let mut registry = Registry::default();
+    let data = data.clone();
+    registry.register_collector(Box::new(OneFamily { data, family }));
+    match format {
+        Format::OpenMetrics => prometheus_client::encoding::text::encode_registry(out, &registry),
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(out, &registry),
+    }
+    .expect("the exposition's writers cannot fail");
+}
+
+/// Encodes each of `families` over `data` in `format`, a piece each; the plain text of each
+/// piece is kept when `keep_plain`, else only its gzip member.
+pub(crate) fn encode_part<T>(
+    families: &[Family<T>],
+    data: &Arc<T>,
+    format: Format,
+    keep_plain: bool,
+    headers: &Headers,
+) -> OrgPart
+where
+    T: ?Sized + Send + Sync + 'static,
+{
+    let families = families.iter().map(|family| {
+        let mut writer = RowsWriter::new(keep_plain);
+        encode_family(*family, data, format, &mut writer);
+        let (header, rows) = writer.finish()?;
+        Some(FamilyRows {
+            header: headers.piece(header),
+            rows,
+        })
+    });
+    OrgPart {
+        families: families.collect(),
+    }
+}
+
+/// Appends the exposition of `parts`: family by family, the header once and then the rows of
+/// every part that has some, in the order of `parts`.
+pub(crate) fn join(parts: &[&OrgPart], gzipped: bool, out: &mut Vec<u8>) {
+    out.reserve(joined_len(parts, gzipped));
+    for_each_piece(parts, |piece| piece.write(gzipped, out));
+}
+
+/// The size of `parts` joined, gzipped or plain.
+pub(crate) fn joined_len(parts: &[&OrgPart], gzipped: bool) -> usize {
+    let mut len = 0;
+    for_each_piece(parts, |piece| len += piece.len(gzipped));
+    len
+}
+
+/// Every piece of `parts` joined, in order: each family's header once, then its rows.
+fn for_each_piece<'a>(parts: &[&'a OrgPart], mut piece: impl FnMut(&'a Piece)) {
+    let families = parts.iter().map(|p| p.families.len()).max().unwrap_or(0);
+    for at in 0..families {
+        let mut rows = (parts.iter()).filter_map(|part| part.families.get(at)?.as_ref());
+        let Some(first) = rows.next() else { continue };
+        piece(&first.header);
+        piece(&first.rows);
+        rows.for_each(|family| piece(&family.rows));
+    }
+}
+
+/// A writer that sets aside the header lines an encoder writes first (`# HELP`, `# TYPE`,
+/// `# UNIT`) and deflates the rows after them; the encoders write through a buffer, so the
+/// boundary can fall anywhere in a write.
+struct RowsWriter {
+    header: String,
+    in_header: bool,
+    at_line_start: bool,
+    /// Started at the first row, so that a family the org has no row of costs no deflate.
+    rows: Option<GzipWriter>,
+    rows_len: usize,
+    keep_plain: bool,
+}
+
+impl RowsWriter {
+    fn new(keep_plain: bool) -> RowsWriter {
+        RowsWriter {
+            header: String::new(),
+            in_header: true,
+            at_line_start: true,
+            rows: None,
+            rows_len: 0,
+            keep_plain,
+        }
+    }
+
+    /// The header and the rows, or `None` when there was no row.
+    fn finish(self) -> Option<(String, Piece)> {
+        let (plain, gzip) = self.rows?.finish();
+        let plain = plain.map(exact_bytes);
+        let rows = Piece {
+            gzip,
+            plain,
+            plain_len: self.rows_len,
+        };
+        Some((self.header, rows))
+    }
+}
+
+impl fmt::Write for RowsWriter {
+    fn write_str(&mut self, mut text: &str) -> fmt::Result {
+        while self.in_header && !text.is_empty() {
+            if self.at_line_start && !text.starts_with('#') {
+                self.in_header = false;
+                break;
+            }
+            let Some(end) = text.find('\n') else {
+                self.header.push_str(text);
+                self.at_line_start = false;
+                return Ok(());
+            };
+            self.header.push_str(&text[..=end]);
+            text = &text[end + 1..];
+            self.at_line_start = true;
+        }
+        if !text.is_empty() {
+            let keep = if self.keep_plain { usize::MAX } else { 0 };
+            let rows = (self.rows).get_or_insert_with(|| GzipWriter::new(CADENCE_GZIP_LEVEL, keep));
+            self.rows_len += text.len();
+            rows.write_str(text)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::metrics::gauge::ConstGauge;
+
+    fn rows(encoder: &mut DescriptorEncoder, orgs: &Vec<(&'static str, i64)>) -> fmt::Result {
+        use crate::metrics::labels::OrgLabels;
+        let rows = orgs.iter().map(|(org, n)| {
+            let labels = OrgLabels { org: (*org).into() };
+            (labels, ConstGauge::new(*n))
+        });
+        crate::metrics::rows::encode_rows(encoder, "things", "Things.", None, rows)
+    }
+
+    fn empty(encoder: &mut DescriptorEncoder, _: &Vec<(&'static str, i64)>) -> fmt::Result {
+        crate::metrics::rows::encode_rows::<crate::metrics::labels::NoLabels, ConstGauge>(
+            encoder,
+            "nothing",
+            "Nothing.",
+            None,
+            [],
+        )
+    }
+
+    #[test]
+    fn parts_joined_are_the_encoding_of_everything_at_once() {
+        let headers = Headers::default();
+        let families: [Family<Vec<(&str, i64)>>; 3] = [rows, empty, |e, d| rows(e, d)];
+        for format in [Format::OpenMetrics, Format::Text] {
+            let a = Arc::new(vec![("a", 1)]);
+            let b = Arc::new(vec![("b", 2)]);
+            let both = Arc::new(vec![("a", 1), ("b", 2)]);
+            let whole = (families.iter()).fold(String::new(), |mut out, family| {
+                encode_family(*family, &both, format, &mut out);
+                out
+            });
+            for keep_plain in [true, false] {
+                let part_a = encode_part(&families, &a, format, keep_plain, &headers);
+                let part_b = encode_part(&families, &b, format, keep_plain, &headers);
+                let mut plain = Vec::new();
+                join(&[&part_a, &part_b], false, &mut plain);
+                assert_eq!(String::from_utf8(plain).unwrap(), whole);
+                let mut gzip = Vec::new();
+                join(&[&part_a, &part_b], true, &mut gzip);
+                assert_eq!(
+                    gunzip(&gzip, 0),
+                    whole.as_bytes(),
+                    "members read as one stream"
+                );
+            }
+        }
+        assert_eq!(
+            headers.known.lock().unwrap().len(),
+            1,
+            "one header per text: a gauge's reads the same in both formats"
+        );
+    }
+}
