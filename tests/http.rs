@@ -48,12 +48,13 @@ async fn get(
     (status, headers, body)
 }
 
+/// A gzip body as curl's `--compressed` and Chromium read it: up to the end of the first gzip
+/// member. The body must be one member, or they would show only its first part.
 fn gunzip(body: &[u8]) -> String {
-    // Two gzip members (cadence part, live part): a multi-member reader reads both.
     let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(body)
-        .read_to_string(&mut text)
-        .unwrap();
+    let mut member = flate2::read::GzDecoder::new(body);
+    member.read_to_string(&mut text).unwrap();
+    assert!(member.into_inner().is_empty(), "one gzip member");
     text
 }
 

@@ -4,15 +4,16 @@
 //! The cadence metrics change only when a collection or a side pass of an org finishes, and at
 //! 10,000 cadences they are most of the body. So [`OrgCadences::encode`] writes one org's
 //! families in both formats (OpenMetrics 1.0.0 and Prometheus text 0.0.4) with
-//! prometheus-client's own encoders, a gzip member per family (`render::parts`); an org's
+//! prometheus-client's own encoders, a deflate segment per family (`render::parts`); an org's
 //! collection encodes that org only, whatever the number of other orgs. A scrape of every org
-//! sends [`Joined`]: the orgs' members joined family by family into one buffer, made by the
+//! sends [`Joined`]: the orgs' segments joined family by family into one buffer, made by the
 //! first scrape after a change and shared, never copied, by every scrape until the next one. A
 //! scrape of some orgs joins theirs ([`join_some`]).
 
 use crate::render::families::{families, OrgView};
+use crate::render::gzip::{BodyPart, Deflated};
 use crate::render::negotiate::Format;
-use crate::render::parts::{encode_part, join, joined_len, Headers, OrgPart};
+use crate::render::parts::{encode_part, join_deflated, join_plain, Headers, OrgPart};
 use crate::render::plain::PlainPart;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ impl OrgCadences {
     pub(crate) fn encode(org: OrgView, per_cadence_metrics: bool, headers: &Headers) -> Self {
         let org: Arc<[OrgView]> = Arc::from([org]);
         let families = families(per_cadence_metrics);
-        // Only the gzip members are kept: at 1,000 orgs of 100 cadences the plain text of
+        // Only the deflate segments are kept: at 1,000 orgs of 100 cadences the plain text of
         // every org would be 120 MB, and Prometheus asks for gzip.
         let part = |format| encode_part(families, &org, format, false, headers);
         let encoded = OrgCadences {
@@ -47,11 +48,11 @@ impl OrgCadences {
     }
 }
 
-/// The cadence part of every org in one format, joined: its gzip members in one buffer, and
-/// the plain text inflated from them on demand.
+/// The cadence part of every org in one format, joined: its deflate segments in one buffer,
+/// and the plain text inflated from them on demand.
 #[derive(Debug, Default)]
 pub(crate) struct Joined {
-    gzip: Bytes,
+    deflated: Deflated,
     plain: PlainPart,
 }
 
@@ -59,22 +60,19 @@ impl Joined {
     /// Joins the parts of `orgs`, in their order.
     pub(crate) fn new(orgs: &[Arc<OrgCadences>], format: Format) -> Joined {
         let parts: Vec<&OrgPart> = orgs.iter().map(|org| org.part(format)).collect();
-        let mut gzip = Vec::new();
-        join(&parts, true, &mut gzip);
-        let plain_len = joined_len(&parts, false);
-        let gzip = Bytes::from(gzip);
+        let deflated = join_deflated(&parts);
         Joined {
-            plain: PlainPart::new(gzip.clone(), plain_len),
-            gzip,
+            plain: PlainPart::new(deflated.clone()),
+            deflated,
         }
     }
 
     /// The part, shared with the scrapes in flight.
-    pub(crate) fn part(&self, gzipped: bool) -> Bytes {
+    pub(crate) fn part(&self, gzipped: bool) -> BodyPart {
         if gzipped {
-            self.gzip.clone()
+            BodyPart::Deflated(self.deflated.clone())
         } else {
-            self.plain.bytes()
+            BodyPart::Plain(self.plain.bytes())
         }
     }
 
@@ -86,9 +84,13 @@ impl Joined {
 }
 
 /// The cadence part of the orgs of `orgs`, in their order, for a scrape of those orgs only.
-pub(crate) fn join_some(orgs: &[Arc<OrgCadences>], format: Format, gzipped: bool) -> Vec<u8> {
+pub(crate) fn join_some(orgs: &[Arc<OrgCadences>], format: Format, gzipped: bool) -> BodyPart {
     let parts: Vec<&OrgPart> = orgs.iter().map(|org| org.part(format)).collect();
-    let mut out = Vec::new();
-    join(&parts, gzipped, &mut out);
-    out
+    if gzipped {
+        BodyPart::Deflated(join_deflated(&parts))
+    } else {
+        let mut out = Vec::new();
+        join_plain(&parts, &mut out);
+        BodyPart::Plain(Bytes::from(out))
+    }
 }

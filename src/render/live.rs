@@ -10,10 +10,12 @@
 
 use crate::metrics::live::{build_info, process_registry, ORG_FAMILIES};
 use crate::metrics::telemetry::{NamedTelemetry, OrgTelemetry, Telemetry};
-use crate::render::gzip::{gzip_with, LIVE_GZIP_LEVEL};
+use crate::render::gzip::{BodyPart, Deflated, LIVE_GZIP_LEVEL};
 use crate::render::latest::Latest;
 use crate::render::negotiate::Format;
-use crate::render::parts::{encode_family, encode_part, join, Headers, OrgPart, Piece};
+use crate::render::parts::{
+    encode_family, encode_part, join_deflated, join_plain, Headers, OrgPart, Piece,
+};
 use bytes::Bytes;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
@@ -32,7 +34,7 @@ pub(crate) struct LiveParts {
     /// Each org's last encoding per format, with the generation of its telemetry it was made at.
     orgs: Mutex<BTreeMap<Arc<str>, Arc<OrgLive>>>,
     /// Every org's pieces joined, per format and gzip.
-    joined: [Latest<Stamp, Bytes>; 4],
+    joined: [Latest<Stamp, BodyPart>; 4],
     /// `zoho_crm_exporter_build_info` (and OpenMetrics' `# EOF`), per format.
     build_info: [OnceLock<Piece>; 2],
     /// Encodings of an org's live part so far (what the tests of reuse count).
@@ -67,16 +69,14 @@ impl LiveParts {
     }
 
     /// The live part of a scrape of every org: the orgs' series, then the process-wide ones.
-    pub(crate) fn all(&self, format: Format, gzipped: bool, headers: &Headers) -> [Bytes; 2] {
+    pub(crate) fn all(&self, format: Format, gzipped: bool, headers: &Headers) -> [BodyPart; 2] {
         let (orgs, stamp) = self.telemetry.orgs();
         let slot = &self.joined[format_index(format) * 2 + usize::from(gzipped)];
         let joined = slot.get(stamp, || {
             self.forget_others(&orgs);
             let parts = self.parts(&orgs, format, headers);
             let parts: Vec<&OrgPart> = parts.iter().map(|p| &**p).collect();
-            let mut out = Vec::new();
-            join(&parts, gzipped, &mut out);
-            Bytes::from(out)
+            joined(&parts, gzipped)
         });
         [joined, self.process_part(format, gzipped)]
     }
@@ -89,13 +89,11 @@ impl LiveParts {
         format: Format,
         gzipped: bool,
         headers: &Headers,
-    ) -> Vec<u8> {
+    ) -> [BodyPart; 2] {
         let (mut orgs, _) = self.telemetry.orgs();
         orgs.retain(|(name, _)| names.contains(&&**name));
         let parts = self.parts(&orgs, format, headers);
         let parts: Vec<&OrgPart> = parts.iter().map(|p| &**p).collect();
-        let mut out = Vec::new();
-        join(&parts, gzipped, &mut out);
         let build_info = self.build_info[format_index(format)].get_or_init(|| {
             let mut text = String::new();
             encode_family(build_info, &Arc::new(()), format, &mut text);
@@ -104,8 +102,14 @@ impl LiveParts {
             }
             Piece::of(&text)
         });
-        build_info.write(gzipped, &mut out);
-        out
+        let build_info = if gzipped {
+            BodyPart::Deflated(build_info.deflated().clone())
+        } else {
+            let mut plain = Vec::new();
+            build_info.write_plain(&mut plain);
+            BodyPart::Plain(Bytes::from(plain))
+        };
+        [joined(&parts, gzipped), build_info]
     }
 
     /// The orgs' parts in `format`, each encoded again only if its telemetry changed since.
@@ -157,7 +161,7 @@ impl LiveParts {
     }
 
     /// The process-wide series, encoded now (closing OpenMetrics with `# EOF`).
-    fn process_part(&self, format: Format, gzipped: bool) -> Bytes {
+    fn process_part(&self, format: Format, gzipped: bool) -> BodyPart {
         let mut text = String::with_capacity(2 * 1024);
         match format {
             Format::OpenMetrics => {
@@ -169,9 +173,9 @@ impl LiveParts {
         }
         .expect("writing to a String cannot fail");
         if gzipped {
-            self.process_gzip.gzip(format, text)
+            BodyPart::Deflated(self.process_gzip.deflate(format, text))
         } else {
-            Bytes::from(text)
+            BodyPart::Plain(Bytes::from(text))
         }
     }
 
@@ -182,56 +186,69 @@ impl LiveParts {
     }
 }
 
-/// The gzip member of the last process-wide part gzipped, per format. Between scrapes its text
-/// is the same (the process metrics are read at most once a second), and gzipping it would be
-/// most of a gzip scrape's cost; a scrape whose text equals the last one sends the same member.
-/// Never stale: the member is reused only for the very same text.
+/// `parts` joined, plain or as one deflate segment.
+fn joined(parts: &[&OrgPart], gzipped: bool) -> BodyPart {
+    if gzipped {
+        BodyPart::Deflated(join_deflated(parts))
+    } else {
+        let mut out = Vec::new();
+        join_plain(parts, &mut out);
+        BodyPart::Plain(Bytes::from(out))
+    }
+}
+
+/// The deflate segment of the last process-wide part gzipped, per format. Between scrapes its
+/// text is the same (the process metrics are read at most once a second), and deflating it
+/// would be most of a gzip scrape's cost; a scrape whose text equals the last one sends the same
+/// segment. Never stale: the segment is reused only for the very same text.
 #[derive(Debug, Default)]
 struct LiveGzip {
-    last: Mutex<[Option<(String, Bytes)>; 2]>,
+    last: Mutex<[Option<(String, Deflated)>; 2]>,
 }
 
 impl LiveGzip {
-    fn gzip(&self, format: Format, text: String) -> Bytes {
+    fn deflate(&self, format: Format, text: String) -> Deflated {
         let slot = format_index(format);
-        if let Some((last_text, member)) = &self.last.lock().expect("live gzip lock")[slot] {
+        if let Some((last_text, segment)) = &self.last.lock().expect("live gzip lock")[slot] {
             if *last_text == text {
-                return member.clone();
+                return segment.clone();
             }
         }
-        let member = gzip_with(text.as_bytes(), LIVE_GZIP_LEVEL);
-        self.last.lock().expect("live gzip lock")[slot] = Some((text, member.clone()));
-        member
+        let segment = Deflated::of(text.as_bytes(), LIVE_GZIP_LEVEL);
+        self.last.lock().expect("live gzip lock")[slot] = Some((text, segment.clone()));
+        segment
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+
+    /// The deflate blocks of a segment, as a body sends them (shared, not copied).
+    fn blocks(segment: &Deflated) -> Bytes {
+        crate::render::gzip::gzip_member(&[segment])[1].clone()
+    }
 
     #[test]
-    fn a_text_equal_to_the_last_one_is_sent_as_the_same_gzip_member() {
+    fn a_text_equal_to_the_last_one_is_sent_as_the_same_segment() {
         let cache = LiveGzip::default();
-        let inflate = |member: &Bytes| {
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(&member[..])
-                .read_to_string(&mut text)
-                .unwrap();
-            text
-        };
-        let first = cache.gzip(Format::Text, "requests_total 0\n".to_owned());
-        let again = cache.gzip(Format::Text, "requests_total 0\n".to_owned());
-        assert_eq!(first.as_ptr(), again.as_ptr(), "same text, same member");
-        let changed = cache.gzip(Format::Text, "requests_total 1\n".to_owned());
-        assert_ne!(first.as_ptr(), changed.as_ptr());
-        assert_eq!(inflate(&changed), "requests_total 1\n", "never stale");
-        let openmetrics = cache.gzip(Format::OpenMetrics, "# EOF\n".to_owned());
-        assert_eq!(inflate(&openmetrics), "# EOF\n");
-        let text_again = cache.gzip(Format::Text, "requests_total 1\n".to_owned());
+        let inflate = |segment: &Deflated| String::from_utf8(segment.inflate()).unwrap();
+        let first = cache.deflate(Format::Text, "requests_total 0\n".to_owned());
+        let again = cache.deflate(Format::Text, "requests_total 0\n".to_owned());
         assert_eq!(
-            changed.as_ptr(),
-            text_again.as_ptr(),
+            blocks(&first).as_ptr(),
+            blocks(&again).as_ptr(),
+            "same text, same segment"
+        );
+        let changed = cache.deflate(Format::Text, "requests_total 1\n".to_owned());
+        assert_ne!(blocks(&first).as_ptr(), blocks(&changed).as_ptr());
+        assert_eq!(inflate(&changed), "requests_total 1\n", "never stale");
+        let openmetrics = cache.deflate(Format::OpenMetrics, "# EOF\n".to_owned());
+        assert_eq!(inflate(&openmetrics), "# EOF\n");
+        let text_again = cache.deflate(Format::Text, "requests_total 1\n".to_owned());
+        assert_eq!(
+            blocks(&changed).as_ptr(),
+            blocks(&text_again).as_ptr(),
             "each format keeps its own"
         );
     }
@@ -242,21 +259,25 @@ mod tests {
         telemetry.retain_orgs(&["a", "b"]);
         let live = LiveParts::new(&telemetry);
         let headers = Headers::default();
-        let scrape = |live: &LiveParts| live.all(Format::Text, true, &headers);
-        let first = scrape(&live)[0].clone();
+        let scrape = |live: &LiveParts| match live.all(Format::Text, true, &headers) {
+            [BodyPart::Deflated(orgs), _] => orgs,
+            other => panic!("not deflated: {other:?}"),
+        };
+        let first = scrape(&live);
         assert_eq!(live.encodings(), 2, "both orgs, once");
-        let again = scrape(&live)[0].clone();
+        let again = scrape(&live);
         assert_eq!(live.encodings(), 2, "nothing changed: nothing encoded");
-        assert_eq!(first.as_ptr(), again.as_ptr(), "the joined part is shared");
+        assert_eq!(
+            blocks(&first).as_ptr(),
+            blocks(&again).as_ptr(),
+            "the joined part is shared"
+        );
         telemetry
             .org("b")
             .collection_ended(std::time::Duration::ZERO, None);
-        let changed = scrape(&live)[0].clone();
+        let changed = scrape(&live);
         assert_eq!(live.encodings(), 3, "only the org written to");
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(&changed[..])
-            .read_to_string(&mut text)
-            .unwrap();
+        let text = String::from_utf8(changed.inflate()).unwrap();
         assert!(
             text.contains("zoho_crm_collections_total{org=\"b\"} 1\n"),
             "{text}"

@@ -8,18 +8,18 @@
 //! family, the header (shared by every org, [`Headers`]) and then each org's piece of it
 //! ([`join`]). Orgs that did not change are not encoded again.
 //!
-//! Gzip: every piece is its own gzip member. A gzip file of several members is valid (RFC 1952,
-//! section 2.2) and every Prometheus-compatible client reads it as one stream (Go's
-//! `gzip.Reader` is multistream by default), so a scrape concatenates members and deflates
-//! nothing. A member per org and family is the finest grain an org's change allows (the
-//! families are interleaved across orgs) and the coarsest that keeps re-encoding to that org.
-//! Its cost is in size: 18 bytes of header and trailer per member, and a fresh deflate window
-//! (a member cannot refer to text before it). Measured on the fake's cadences: at 1,000 orgs of
-//! 100 cadences the gzip cadence part is 8.66 MB against 7.61 MB for one deflate stream of the
-//! same text (14 % more); at one org of 10,000 cadences it is 1 % smaller. A finer grain would
-//! lose more, and a coarser one would re-deflate other orgs' rows at every collection.
+//! Gzip: every piece is its own deflate segment (`render::gzip::Deflated`), which a scrape
+//! concatenates and frames as one gzip member: it deflates nothing. A segment per org and
+//! family is the finest grain an org's change allows (the families are interleaved across orgs)
+//! and the coarsest that keeps re-encoding to that org. Its cost is in size: a few bytes of sync
+//! flush per segment, and a fresh deflate window (a segment cannot refer to text before it).
+//! Measured on the fake's cadences when each piece was a gzip member of its own (18 bytes of
+//! framing instead of the flush's 5): at 1,000 orgs of 100 cadences the gzip cadence part was
+//! 8.66 MB against 7.61 MB for one deflate stream of the same text (14 % more); at one org of
+//! 10,000 cadences it was 1 % smaller. A finer grain would lose more, and a coarser one would
+//! re-deflate other orgs' rows at every collection.
 
-use crate::render::gzip::{exact_bytes, gunzip, GzipWriter, CADENCE_GZIP_LEVEL};
+use crate::render::gzip::{exact_bytes, DeflateWriter, Deflated, CADENCE_GZIP_LEVEL};
 use crate::render::negotiate::Format;
 use bytes::Bytes;
 use prometheus_client::collector::Collector;
@@ -29,45 +29,44 @@ use std::collections::HashMap;
 use std::fmt::{self, Debug, Write as _};
 use std::sync::{Arc, Mutex};
 
-/// A family's rows of one org, or a family's header: its gzip member, and its plain text when
-/// kept (the live pieces, small and sent plain as often as gzipped).
+/// A family's rows of one org, or a family's header: its deflate segment, and its plain text
+/// when kept (the live pieces, small and sent plain as often as gzipped).
 #[derive(Debug)]
 pub(crate) struct Piece {
-    gzip: Bytes,
+    deflated: Deflated,
     plain: Option<Bytes>,
-    plain_len: usize,
 }
 
 impl Piece {
     /// The piece of `text`, kept plain.
     pub(crate) fn of(text: &str) -> Piece {
-        let mut gzip = GzipWriter::new(CADENCE_GZIP_LEVEL, usize::MAX);
-        gzip.write_str(text)
-            .expect("writing to a GzipWriter cannot fail");
-        let (plain, gzip) = gzip.finish();
+        let mut writer = DeflateWriter::new(CADENCE_GZIP_LEVEL, usize::MAX);
+        writer
+            .write_str(text)
+            .expect("writing to a DeflateWriter cannot fail");
+        let (plain, deflated) = writer.finish();
         Piece {
-            gzip,
+            deflated,
             plain: plain.map(exact_bytes),
-            plain_len: text.len(),
         }
     }
 
-    /// Appends the piece, gzipped or plain (inflated when its plain text was not kept).
-    pub(crate) fn write(&self, gzipped: bool, out: &mut Vec<u8>) {
-        match (gzipped, &self.plain) {
-            (true, _) => out.extend_from_slice(&self.gzip),
-            (false, Some(plain)) => out.extend_from_slice(plain),
-            (false, None) => out.extend_from_slice(&gunzip(&self.gzip, self.plain_len)),
+    /// Appends the piece's plain text (inflated when it was not kept).
+    pub(crate) fn write_plain(&self, out: &mut Vec<u8>) {
+        match &self.plain {
+            Some(plain) => out.extend_from_slice(plain),
+            None => out.extend_from_slice(&self.deflated.inflate()),
         }
     }
 
-    /// The size the piece adds to a body.
-    pub(crate) fn len(&self, gzipped: bool) -> usize {
-        if gzipped {
-            self.gzip.len()
-        } else {
-            self.plain_len
-        }
+    /// The piece's deflate segment.
+    pub(crate) fn deflated(&self) -> &Deflated {
+        &self.deflated
+    }
+
+    /// The size of the piece's plain text.
+    fn plain_len(&self) -> usize {
+        self.deflated.plain_len() as usize
     }
 }
 
@@ -169,16 +168,18 @@ where
 
 /// Appends the exposition of `parts`: family by family, the header once and then the rows of
 /// every part that has some, in the order of `parts`.
-pub(crate) fn join(parts: &[&OrgPart], gzipped: bool, out: &mut Vec<u8>) {
-    out.reserve(joined_len(parts, gzipped));
-    for_each_piece(parts, |piece| piece.write(gzipped, out));
+pub(crate) fn join_plain(parts: &[&OrgPart], out: &mut Vec<u8>) {
+    let mut len = 0;
+    for_each_piece(parts, |piece| len += piece.plain_len());
+    out.reserve(len);
+    for_each_piece(parts, |piece| piece.write_plain(out));
 }
 
-/// The size of `parts` joined, gzipped or plain.
-pub(crate) fn joined_len(parts: &[&OrgPart], gzipped: bool) -> usize {
-    let mut len = 0;
-    for_each_piece(parts, |piece| len += piece.len(gzipped));
-    len
+/// The exposition of `parts` as one deflate segment, in the order of [`join_plain`].
+pub(crate) fn join_deflated(parts: &[&OrgPart]) -> Deflated {
+    let mut segments = Vec::new();
+    for_each_piece(parts, |piece| segments.push(piece.deflated()));
+    Deflated::join(segments)
 }
 
 /// Every piece of `parts` joined, in order: each family's header once, then its rows.
@@ -201,8 +202,7 @@ struct RowsWriter {
     in_header: bool,
     at_line_start: bool,
     /// Started at the first row, so that a family the org has no row of costs no deflate.
-    rows: Option<GzipWriter>,
-    rows_len: usize,
+    rows: Option<DeflateWriter>,
     keep_plain: bool,
 }
 
@@ -213,20 +213,15 @@ impl RowsWriter {
             in_header: true,
             at_line_start: true,
             rows: None,
-            rows_len: 0,
             keep_plain,
         }
     }
 
     /// The header and the rows, or `None` when there was no row.
     fn finish(self) -> Option<(String, Piece)> {
-        let (plain, gzip) = self.rows?.finish();
+        let (plain, deflated) = self.rows?.finish();
         let plain = plain.map(exact_bytes);
-        let rows = Piece {
-            gzip,
-            plain,
-            plain_len: self.rows_len,
-        };
+        let rows = Piece { deflated, plain };
         Some((self.header, rows))
     }
 }
@@ -249,8 +244,8 @@ impl fmt::Write for RowsWriter {
         }
         if !text.is_empty() {
             let keep = if self.keep_plain { usize::MAX } else { 0 };
-            let rows = (self.rows).get_or_insert_with(|| GzipWriter::new(CADENCE_GZIP_LEVEL, keep));
-            self.rows_len += text.len();
+            let rows =
+                (self.rows).get_or_insert_with(|| DeflateWriter::new(CADENCE_GZIP_LEVEL, keep));
             rows.write_str(text)?;
         }
         Ok(())
@@ -297,15 +292,10 @@ mod tests {
                 let part_a = encode_part(&families, &a, format, keep_plain, &headers);
                 let part_b = encode_part(&families, &b, format, keep_plain, &headers);
                 let mut plain = Vec::new();
-                join(&[&part_a, &part_b], false, &mut plain);
+                join_plain(&[&part_a, &part_b], &mut plain);
                 assert_eq!(String::from_utf8(plain).unwrap(), whole);
-                let mut gzip = Vec::new();
-                join(&[&part_a, &part_b], true, &mut gzip);
-                assert_eq!(
-                    gunzip(&gzip, 0),
-                    whole.as_bytes(),
-                    "members read as one stream"
-                );
+                let deflated = join_deflated(&[&part_a, &part_b]);
+                assert_eq!(deflated.inflate(), whole.as_bytes());
             }
         }
         assert_eq!(

@@ -1,13 +1,13 @@
 //! A plain cadence part that lives only while it is sent.
 //!
 //! At 10,000 cadences a plain part is about 11 MiB and its gzip form about half a MiB.
-//! Prometheus asks for gzip, so the cadence part is kept only as its gzip members and inflated
-//! when a client asks for it plain. A small part, once inflated, is kept; the inflated bytes of
+//! Prometheus asks for gzip, so the cadence part is kept only as its deflate segments and
+//! inflated when a client asks for it plain. A small part, once inflated, is kept; the inflated bytes of
 //! a large one live exactly as long as some response still holds them, so concurrent and
 //! back-to-back plain scrapes share one inflation, and once nobody scrapes plain the megabytes go
 //! back to the system.
 
-use crate::render::gzip::gunzip;
+use crate::render::gzip::Deflated;
 use bytes::Bytes;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -15,13 +15,11 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 /// memory.
 pub(crate) const EAGER_PLAIN_MAX: usize = 1024 * 1024;
 
-/// A plain cadence part, inflated on demand from its gzip members: kept once inflated when
+/// A plain cadence part, inflated on demand from its deflate segment: kept once inflated when
 /// small, else only while a response holds it.
 #[derive(Debug, Default)]
 pub(crate) struct PlainPart {
-    gzip: Bytes,
-    /// The size of the plain text.
-    plain_len: usize,
+    deflated: Deflated,
     /// A small part, kept once inflated: inflating it again would save little memory.
     kept: OnceLock<Bytes>,
     /// The inflation of a large part, while any response holds it. The std mutex is held only to
@@ -45,11 +43,10 @@ impl AsRef<[u8]> for InflatedPlain {
 }
 
 impl PlainPart {
-    /// The part of these gzip members, whose plain text is `plain_len` bytes long.
-    pub(crate) fn new(gzip: Bytes, plain_len: usize) -> PlainPart {
+    /// The part of this deflated text.
+    pub(crate) fn new(deflated: Deflated) -> PlainPart {
         PlainPart {
-            gzip,
-            plain_len,
+            deflated,
             kept: OnceLock::new(),
             shared: Mutex::new(Weak::new()),
         }
@@ -57,8 +54,8 @@ impl PlainPart {
 
     /// The plain bytes: kept, still held by a response in flight, or inflated now.
     pub(crate) fn bytes(&self) -> Bytes {
-        if self.plain_len <= EAGER_PLAIN_MAX {
-            let inflate = || Bytes::from(gunzip(&self.gzip, self.plain_len));
+        if self.deflated.plain_len() <= EAGER_PLAIN_MAX as u64 {
+            let inflate = || Bytes::from(self.deflated.inflate());
             return self.kept.get_or_init(inflate).clone();
         }
         let inflation = {
@@ -69,7 +66,7 @@ impl PlainPart {
                 inflation
             })
         };
-        inflation.get_or_init(|| gunzip(&self.gzip, self.plain_len));
+        inflation.get_or_init(|| self.deflated.inflate());
         Bytes::from_owner(InflatedPlain(inflation))
     }
 
@@ -83,14 +80,13 @@ impl PlainPart {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::gzip::{gzip_with, CADENCE_GZIP_LEVEL, LIVE_GZIP_LEVEL};
+    use crate::render::gzip::{CADENCE_GZIP_LEVEL, LIVE_GZIP_LEVEL};
 
     #[test]
     fn a_large_plain_part_is_kept_gzipped_and_inflated_only_while_a_response_holds_it() {
         let line = "zoho_crm_cadence_active{org=\"acme\",id=\"1\",name=\"x\",module=\"Leads\"} 1\n";
         let plain = line.repeat(EAGER_PLAIN_MAX / line.len() + 10);
-        let gzip = gzip_with(plain.as_bytes(), CADENCE_GZIP_LEVEL);
-        let part = PlainPart::new(gzip, plain.len());
+        let part = PlainPart::new(Deflated::of(plain.as_bytes(), CADENCE_GZIP_LEVEL));
         assert!(!part.is_inflated(), "not inflated before use");
         let first = part.bytes();
         assert_eq!(&first[..], plain.as_bytes());
@@ -110,7 +106,7 @@ mod tests {
             plain.as_bytes(),
             "inflated again on demand"
         );
-        let small = PlainPart::new(gzip_with(line.as_bytes(), LIVE_GZIP_LEVEL), line.len());
+        let small = PlainPart::new(Deflated::of(line.as_bytes(), LIVE_GZIP_LEVEL));
         assert_eq!(&small.bytes()[..], line.as_bytes());
         assert!(small.is_inflated(), "a small part is kept once inflated");
         assert!(PlainPart::default().bytes().is_empty());
@@ -120,7 +116,7 @@ mod tests {
     fn the_lock_is_free_while_a_part_inflates() {
         let line = "zoho_crm_cadence_active{org=\"acme\",id=\"1\",name=\"x\",module=\"Leads\"} 1\n";
         let plain = line.repeat(EAGER_PLAIN_MAX / line.len() + 10);
-        let part = PlainPart::new(gzip_with(plain.as_bytes(), CADENCE_GZIP_LEVEL), plain.len());
+        let part = PlainPart::new(Deflated::of(plain.as_bytes(), CADENCE_GZIP_LEVEL));
         // An inflation under way, as another scrape's would be: the lock is not held by it.
         let inflation = {
             let mut shared = part.shared.lock().unwrap();
@@ -132,7 +128,7 @@ mod tests {
             part.shared.try_lock().is_ok(),
             "the lock is held only to share the inflation"
         );
-        inflation.get_or_init(|| gunzip(&part.gzip, part.plain_len));
+        inflation.get_or_init(|| part.deflated.inflate());
         let bytes = part.bytes();
         assert_eq!(
             bytes.as_ptr(),

@@ -20,6 +20,7 @@ use crate::domain::transitions::Transition;
 use crate::metrics::telemetry::{Health, Telemetry};
 use crate::render::encoded::{join_some, Joined, OrgCadences};
 use crate::render::families::OrgView;
+use crate::render::gzip::body;
 use crate::render::latest::Latest;
 use crate::render::live::LiveParts;
 use crate::render::negotiate::Format;
@@ -244,19 +245,22 @@ impl SharedState {
         })
     }
 
-    /// A scrape body of every org as its two parts: the cadence part, shared and not copied,
-    /// and the live part. Concatenated, they are the body.
+    /// A scrape body as two parts, the cadence part first: concatenated, they are the body.
     pub fn scrape_parts(&self, format: Format, gzipped: bool) -> [Bytes; 2] {
-        let [cadences, orgs, process] = self.scrape_all(format, gzipped);
-        [cadences, [orgs, process].concat().into()]
+        let mut parts = self.scrape_all(format, gzipped);
+        // A gzip body starts with its header, which goes with the cadence part.
+        let first = if gzipped { 2 } else { 1 };
+        let rest = parts.split_off(first);
+        [parts.concat().into(), rest.concat().into()]
     }
 
-    /// A scrape body of every org in three parts, none copied: the cadence part, the orgs' live
-    /// part and the process-wide part.
-    pub(crate) fn scrape_all(&self, format: Format, gzipped: bool) -> [Bytes; 3] {
+    /// A scrape body of every org, as parts to send one after the other, none copied: the
+    /// cadence part, the orgs' live part and the process-wide part (framed as one gzip member
+    /// when gzipped).
+    pub(crate) fn scrape_all(&self, format: Format, gzipped: bool) -> Vec<Bytes> {
         let cadences = self.joined(format).part(gzipped);
         let [orgs, process] = self.inner.live.all(format, gzipped, &self.inner.headers);
-        [cadences, orgs, process]
+        body(&[cadences, orgs, process])
     }
 
     /// A scrape body of the orgs named only: every series labelled with one of them, and the
@@ -266,7 +270,7 @@ impl SharedState {
         names: &[&str],
         format: Format,
         gzipped: bool,
-    ) -> Result<Bytes, UnknownOrgs> {
+    ) -> Result<Vec<Bytes>, UnknownOrgs> {
         let parts = {
             let orgs = self.inner.orgs.read().expect("state lock");
             let settings = self.inner.settings.read().expect("state lock");
@@ -282,13 +286,13 @@ impl SharedState {
                 .filter_map(|name| orgs.get(name)?.encoded.clone())
                 .collect::<Vec<_>>()
         };
-        let mut body = join_some(&parts, format, gzipped);
+        let cadences = join_some(&parts, format, gzipped);
         let live = self
             .inner
             .live
             .some(names, format, gzipped, &self.inner.headers);
-        body.extend_from_slice(&live);
-        Ok(Bytes::from(body))
+        let [orgs, build_info] = live;
+        Ok(body(&[cadences, orgs, build_info]))
     }
 
     /// The whole scrape body in one buffer, for `--once` (the web layer sends the parts).

@@ -109,10 +109,10 @@ async fn metrics(
         .map(|(_, org)| org.as_str())
         .collect();
     let parts: Vec<Bytes> = if orgs.is_empty() {
-        app.shared.scrape_all(format, gzipped).into()
+        app.shared.scrape_all(format, gzipped)
     } else {
         match app.shared.scrape_orgs(&orgs, format, gzipped) {
-            Ok(body) => vec![body],
+            Ok(parts) => parts,
             Err(UnknownOrgs(unknown)) => return unknown_orgs(&unknown),
         }
     };
