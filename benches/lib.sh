@@ -77,15 +77,16 @@ start_exporter() {
 _exporter_child() { awk '{ print $1 }' "/proc/$timeout_pid/task/$timeout_pid/children" 2>/dev/null; }
 _exporter_started() { [ -n "$(_exporter_child)" ]; }
 
-# Sum and maximum of a metric over all its series in the exporter's current output (a full
-# scrape, asked in gzip to spare the copy of the plain text).
+# The exporter's current output, fetched in gzip (which spares it inflating the plain text) and
+# inflated by gzip(1): the body is several gzip members, on which curl's --compressed fails
+# (curl 7.88: write error).
+scrape() { curl -sf -H 'Accept-Encoding: gzip' "http://127.0.0.1:$exporter_port/metrics" | gzip -dc; }
+# Sum and maximum of a metric over all its series in the exporter's current output.
 metric_sum() {
-  curl -sf --compressed "http://127.0.0.1:$exporter_port/metrics" |
-    awk -v m="$1" '$1 ~ "^"m"({|$)" { s += $2 } END { printf "%s\n", s + 0 }'
+  scrape | awk -v m="$1" '$1 ~ "^"m"({|$)" { s += $2 } END { printf "%s\n", s + 0 }'
 }
 metric_max() {
-  curl -sf --compressed "http://127.0.0.1:$exporter_port/metrics" |
-    awk -v m="$1" '$1 ~ "^"m"({|$)" { if ($2 > x) x = $2 } END { printf "%s\n", x + 0 }'
+  scrape | awk -v m="$1" '$1 ~ "^"m"({|$)" { if ($2 > x) x = $2 } END { printf "%s\n", x + 0 }'
 }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
