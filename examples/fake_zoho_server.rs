@@ -1,13 +1,16 @@
 //! A stand-alone fake Zoho for load tests (`benches/load.sh`): serves `--cadences N` generated
 //! cadences in each of `--orgs K` simulated orgs (one fake per org, each on its own loopback
 //! port, since Zoho keeps at most 15 live tokens per refresh token) and writes an exporter
-//! config pointing at them. `--fault-rate` makes it inject random faults (`scripts/soak.sh`). Exits after `--exit-after` so a forgotten run cannot linger.
+//! config pointing at them. `--fault-rate` makes it inject random faults (`scripts/soak.sh`).
+//! `--call-log PATH` appends, every second, the token and cadence-page calls all orgs received
+//! in that second (`benches/scale.sh` reads the busiest second at start). Exits after
+//! `--exit-after` so a forgotten run cannot linger.
 //!
 //! ```text
 //! cargo run --release --example fake_zoho_server -- --cadences 10000 --config /tmp/zce.yaml
 //! ```
 
-use fake_zoho::{generated_cadences, FakeZoho};
+use fake_zoho::{generated_cadences, FakeZoho, Route};
 use std::time::Duration;
 
 struct Options {
@@ -20,11 +23,12 @@ struct Options {
     enrollment: bool,
     fault_rate: f64,
     exit_after: Duration,
+    call_log: Option<String>,
 }
 
 const USAGE: &str = "usage: fake_zoho_server [--cadences N] [--orgs K] [--config PATH] \
 [--interval 5s] [--timeout 30s] [--per-cadence-metrics true|false] [--enrollment true|false] \
-[--fault-rate 0.0-1.0] [--exit-after 10m]";
+[--fault-rate 0.0-1.0] [--exit-after 10m] [--call-log PATH]";
 
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
@@ -37,6 +41,7 @@ fn parse_options() -> Result<Options, String> {
         fault_rate: 0.0,
         per_cadence_metrics: true,
         exit_after: Duration::from_secs(600),
+        call_log: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -48,6 +53,7 @@ fn parse_options() -> Result<Options, String> {
             "--interval" => options.interval = value()?,
             "--timeout" => options.timeout = value()?,
             "--enrollment" => options.enrollment = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--call-log" => options.call_log = Some(value()?),
             "--fault-rate" => options.fault_rate = value()?.parse().map_err(|e| format!("{e}"))?,
             "--per-cadence-metrics" => {
                 options.per_cadence_metrics = value()?.parse().map_err(|e| format!("{e}"))?
@@ -107,9 +113,58 @@ async fn main() -> std::process::ExitCode {
         "serving {} cadences in each of {} org(s); config written to {}",
         options.cadences, options.orgs, options.config
     );
+    let log_calls = async {
+        match &options.call_log {
+            Some(path) => log_calls(&fakes, path).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = tokio::time::sleep(options.exit_after) => {}
         _ = tokio::signal::ctrl_c() => {}
+        err = log_calls => {
+            eprintln!("cannot write the call log: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
     }
     std::process::ExitCode::SUCCESS
+}
+
+/// Appends `<unix seconds> <token calls> <cadence-page calls>` every second: the calls every
+/// org's fake received since the previous line. The counters are read once a second rather than
+/// stamped per call, so a line covers one tick of the timer (about a second, give or take how
+/// late the tick runs).
+async fn log_calls(fakes: &[FakeZoho], path: &str) -> std::io::Error {
+    use std::io::Write;
+    let mut file = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(err) => return err,
+    };
+    let totals = || {
+        fakes.iter().fold((0, 0), |(tokens, pages), fake| {
+            (
+                tokens + fake.calls(Route::Token),
+                pages + fake.calls(Route::Cadences),
+            )
+        })
+    };
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = totals();
+    loop {
+        ticks.tick().await;
+        let now = totals();
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if let Err(err) = writeln!(file, "{unix} {} {}", now.0 - last.0, now.1 - last.1) {
+            return err;
+        }
+        last = now;
+    }
 }
