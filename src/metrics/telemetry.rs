@@ -315,6 +315,20 @@ impl Telemetry {
         (list, (membership, writes))
     }
 
+    /// The orgs named that have live metrics, in name order, each once: a scrape of some orgs
+    /// looks them up rather than copying every org's.
+    pub(crate) fn named(&self, names: &[&str]) -> Vec<NamedTelemetry> {
+        let orgs = self.orgs.read().expect("telemetry lock");
+        let mut named: Vec<NamedTelemetry> = names
+            .iter()
+            .filter_map(|name| orgs.get_key_value(*name))
+            .map(|(n, t)| (n.clone(), t.clone()))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named.dedup_by(|a, b| a.0 == b.0);
+        named
+    }
+
     /// Every org's collection health.
     pub(crate) fn health(&self) -> BTreeMap<Arc<str>, Health> {
         self.orgs

@@ -90,8 +90,7 @@ impl LiveParts {
         gzipped: bool,
         headers: &Headers,
     ) -> [BodyPart; 2] {
-        let (mut orgs, _) = self.telemetry.orgs();
-        orgs.retain(|(name, _)| names.contains(&&**name));
+        let orgs = self.telemetry.named(names);
         let parts = self.parts(&orgs, format, headers);
         let parts: Vec<&OrgPart> = parts.iter().map(|p| &**p).collect();
         let build_info = self.build_info[format_index(format)].get_or_init(|| {
