@@ -145,8 +145,10 @@ impl LiveParts {
             }
         }
         let org: Arc<[NamedTelemetry]> = Arc::from([(name.clone(), telemetry.clone())]);
+        // Only the deflate segments are kept, as for the cadence part: Prometheus asks for gzip,
+        // and at 1,000 orgs the plain copies would be 8 MiB; a plain scrape inflates them.
         let part = telemetry.read_consistently(|| {
-            Arc::new(encode_part(&ORG_FAMILIES, &org, format, true, headers))
+            Arc::new(encode_part(&ORG_FAMILIES, &org, format, false, headers))
         });
         self.encodings.fetch_add(1, Ordering::Relaxed);
         *slot = Some((generation, part.clone()));
