@@ -925,6 +925,15 @@ def test_sharding_renders_a_valid_statefulset_of_shards(chart):
     assert sharded == plain
 
 
+def test_sharding_counts_the_replicas_when_sharding_replicas_is_unset(chart):
+    sts = one(render(chart, {**ci_values("two-orgs"), "sharding": {"enabled": True}, "replicas": 4}), "StatefulSet")
+    assert sts["spec"]["replicas"] == 4
+    (exporter,) = sts["spec"]["template"]["spec"]["containers"]
+    assert "--total-shards=4" in exporter["args"] and "--shard=auto" in exporter["args"]
+    override = {**ci_values("two-orgs"), "sharding": {"enabled": True, "replicas": 2}, "replicas": 4}
+    assert one(render(chart, override), "StatefulSet")["spec"]["replicas"] == 2, "sharding.replicas wins"
+
+
 def test_without_sharding_the_deployment_stays(chart):
     assert render(chart, ci_values("two-orgs")) == render(chart, {**ci_values("two-orgs"), "sharding": {"enabled": False, "replicas": 5}})
     assert "clusterIP" not in one(render(chart, ci_values("one-org")), "Service")["spec"]
