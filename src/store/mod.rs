@@ -88,7 +88,14 @@ pub(crate) struct OrgEntry {
     /// The org's cadence part, encoded from the above.
     encoded: Option<Arc<OrgCadences>>,
     encoding: Arc<OrgEncoding>,
+    /// The body of a scrape of this org alone (`?org=`), per format and gzip, kept until its
+    /// cadence part or its live counters change: with an org per target, every scrape is one.
+    alone: Arc<AloneBodies>,
 }
+
+/// The bodies of a scrape of one org, per format and gzip, each for the (encodings of its
+/// cadence part, writes to its live counters) it was made at.
+type AloneBodies = [Latest<(u64, u64), Arc<Vec<Bytes>>>; 4];
 
 impl OrgEntry {
     /// A pass of this kind succeeded: an earlier failure of it is resolved.
@@ -273,7 +280,7 @@ impl SharedState {
         format: Format,
         gzipped: bool,
     ) -> Result<Vec<Bytes>, UnknownOrgs> {
-        let parts = {
+        let (parts, alone) = {
             // Looked up by name, not by a walk over every org: a scrape of one org costs the
             // same among a thousand.
             let orgs = self.inner.orgs.read().expect("state lock");
@@ -286,18 +293,46 @@ impl SharedState {
                 names.iter().filter_map(|name| orgs.get(*name)).collect();
             named.sort_by_key(|entry| entry.position);
             named.dedup_by_key(|entry| entry.position);
-            named
-                .into_iter()
-                .filter_map(|entry| entry.encoded.clone())
-                .collect::<Vec<_>>()
+            // Read under the same lock as the part: an encoding stores its part, then counts
+            // itself, so the part is at least as new as the count.
+            let alone = match named[..] {
+                [entry] => Some((
+                    entry.alone.clone(),
+                    entry.encoding.runs.load(Ordering::Acquire),
+                )),
+                _ => None,
+            };
+            let parts = named.into_iter().filter_map(|entry| entry.encoded.clone());
+            (parts.collect::<Vec<_>>(), alone)
         };
-        let cadences = join_some(&parts, format, gzipped);
+        if let Some((bodies, runs)) = alone {
+            // The live counters read before the body is made: the body is at least as new.
+            let live = self.inner.telemetry.named(names);
+            let generation = live.first().map_or(0, |(_, t)| t.generation());
+            let slot = &bodies[usize::from(format == Format::Text) * 2 + usize::from(gzipped)];
+            let body = slot.get((runs, generation), || {
+                Arc::new(self.body_of(&parts, names, format, gzipped))
+            });
+            return Ok(body.to_vec());
+        }
+        Ok(self.body_of(&parts, names, format, gzipped))
+    }
+
+    /// The body of a scrape of the orgs `names`, whose cadence parts are `parts`.
+    fn body_of(
+        &self,
+        parts: &[Arc<OrgCadences>],
+        names: &[&str],
+        format: Format,
+        gzipped: bool,
+    ) -> Vec<Bytes> {
+        let cadences = join_some(parts, format, gzipped);
         let live = self
             .inner
             .live
             .some(names, format, gzipped, &self.inner.headers);
         let [orgs, build_info] = live;
-        Ok(body(&[cadences, orgs, build_info]))
+        body(&[cadences, orgs, build_info])
     }
 
     /// The whole scrape body in one buffer, for `--once` (the web layer sends the parts).
@@ -491,7 +526,7 @@ impl SharedState {
                 entry.encoded = encoded;
             }
         }
-        encoding.runs.fetch_add(1, Ordering::Relaxed);
+        encoding.runs.fetch_add(1, Ordering::Release);
         self.inner.cadences_changed.fetch_add(1, Ordering::Release);
     }
 

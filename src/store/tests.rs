@@ -160,6 +160,27 @@ async fn a_scrape_of_some_orgs_is_every_series_labelled_with_them() {
     );
 }
 
+#[tokio::test]
+async fn a_scrape_of_one_org_is_made_once_until_that_org_changes() {
+    let state = fixture(true).await;
+    let scrape = |org: &str| state.scrape_orgs(&[org], Format::Text, true).unwrap();
+    let first = scrape("beta");
+    let again = scrape("beta");
+    assert_eq!(first[1].as_ptr(), again[1].as_ptr(), "the same body, shared");
+    let text = |body: &[Bytes]| String::from_utf8(gunzip(&body.concat())).unwrap();
+    // Another org's change leaves it; its own live counters and its own collection renew it.
+    state.telemetry().org("alpha").collection_ended(Duration::ZERO, None);
+    assert_eq!(scrape("beta")[1].as_ptr(), first[1].as_ptr());
+    state.telemetry().org("beta").collection_ended(Duration::ZERO, None);
+    let counted = scrape("beta");
+    assert!(text(&counted).contains("zoho_crm_collections_total{org=\"beta\"} 2\n"));
+    state.publish_snapshot("beta", snapshot(&["1", "2"])).await;
+    let collected = text(&scrape("beta"));
+    assert_eq!(collected.matches("zoho_crm_cadence_active{").count(), 2, "{collected}");
+    let full = stable(&state.scrape_body(Format::Text, false));
+    assert_eq!(stable(collected.as_bytes()), filtered(&full, &["beta"]));
+}
+
 /// The full exposition `full` reduced to the series labelled with one of `orgs` and the build
 /// info: families left without a sample lose their header too, as in a full exposition.
 pub(crate) fn filtered(full: &str, orgs: &[&str]) -> String {
