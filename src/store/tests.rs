@@ -166,17 +166,31 @@ async fn a_scrape_of_one_org_is_made_once_until_that_org_changes() {
     let scrape = |org: &str| state.scrape_orgs(&[org], Format::Text, true).unwrap();
     let first = scrape("beta");
     let again = scrape("beta");
-    assert_eq!(first[1].as_ptr(), again[1].as_ptr(), "the same body, shared");
+    assert_eq!(
+        first[1].as_ptr(),
+        again[1].as_ptr(),
+        "the same body, shared"
+    );
     let text = |body: &[Bytes]| String::from_utf8(gunzip(&body.concat())).unwrap();
     // Another org's change leaves it; its own live counters and its own collection renew it.
-    state.telemetry().org("alpha").collection_ended(Duration::ZERO, None);
+    state
+        .telemetry()
+        .org("alpha")
+        .collection_ended(Duration::ZERO, None);
     assert_eq!(scrape("beta")[1].as_ptr(), first[1].as_ptr());
-    state.telemetry().org("beta").collection_ended(Duration::ZERO, None);
+    state
+        .telemetry()
+        .org("beta")
+        .collection_ended(Duration::ZERO, None);
     let counted = scrape("beta");
     assert!(text(&counted).contains("zoho_crm_collections_total{org=\"beta\"} 2\n"));
     state.publish_snapshot("beta", snapshot(&["1", "2"])).await;
     let collected = text(&scrape("beta"));
-    assert_eq!(collected.matches("zoho_crm_cadence_active{").count(), 2, "{collected}");
+    assert_eq!(
+        collected.matches("zoho_crm_cadence_active{").count(),
+        2,
+        "{collected}"
+    );
     let full = stable(&state.scrape_body(Format::Text, false));
     assert_eq!(stable(collected.as_bytes()), filtered(&full, &["beta"]));
 }
