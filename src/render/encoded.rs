@@ -13,9 +13,8 @@
 use crate::render::families::{families, OrgView};
 use crate::render::gzip::{BodyPart, Deflated};
 use crate::render::negotiate::Format;
-use crate::render::parts::{encode_part, join_deflated, join_plain, Headers, OrgPart};
+use crate::render::parts::{encode_part, join, join_deflated, Headers, OrgPart};
 use crate::render::plain::PlainPart;
-use bytes::Bytes;
 use std::sync::Arc;
 
 /// One org's cadence part, in both formats.
@@ -86,11 +85,5 @@ impl Joined {
 /// The cadence part of the orgs of `orgs`, in their order, for a scrape of those orgs only.
 pub(crate) fn join_some(orgs: &[Arc<OrgCadences>], format: Format, gzipped: bool) -> BodyPart {
     let parts: Vec<&OrgPart> = orgs.iter().map(|org| org.part(format)).collect();
-    if gzipped {
-        BodyPart::Deflated(join_deflated(&parts))
-    } else {
-        let mut out = Vec::new();
-        join_plain(&parts, &mut out);
-        BodyPart::Plain(Bytes::from(out))
-    }
+    join(&parts, gzipped)
 }

@@ -55,24 +55,29 @@ impl Deflated {
     pub(crate) fn join<'a>(segments: impl IntoIterator<Item = &'a Deflated>) -> Deflated {
         let segments: Vec<&Deflated> = segments.into_iter().collect();
         let mut blocks = Vec::with_capacity(segments.iter().map(|s| s.blocks.len()).sum());
-        let mut crc = Hasher::new();
-        let mut len = 0;
         for segment in &segments {
             blocks.extend_from_slice(&segment.blocks);
-            crc.combine(&segment.hasher());
-            len += segment.len;
         }
+        let (crc, len) = checksum(&segments);
         Deflated {
             blocks: Bytes::from(blocks),
             len,
-            crc: crc.finalize(),
+            crc,
         }
     }
+}
 
-    fn hasher(&self) -> Hasher {
-        Hasher::new_with_initial_len(self.crc, self.len)
+/// The CRC-32 and length of the segments' text, one after the other, combined from each
+/// segment's without reading the text again.
+fn checksum(segments: &[&Deflated]) -> (u32, u64) {
+    let mut crc = Hasher::new();
+    for segment in segments {
+        crc.combine(&Hasher::new_with_initial_len(segment.crc, segment.len));
     }
+    (crc.finalize(), segments.iter().map(|s| s.len).sum())
+}
 
+impl Deflated {
     /// The size of the text.
     pub(crate) fn plain_len(&self) -> u64 {
         self.len
@@ -127,21 +132,15 @@ pub(crate) fn body(parts: &[BodyPart]) -> Vec<Bytes> {
 /// The parts of a gzip body, to send one after the other without copying the segments: one
 /// gzip member (RFC 1952) of the segments' text, in order.
 pub(crate) fn gzip_member(segments: &[&Deflated]) -> Vec<Bytes> {
-    let mut crc = Hasher::new();
-    let mut len = 0;
     let mut body = Vec::with_capacity(segments.len() + 2);
     body.push(Bytes::from_static(&GZIP_HEADER));
-    for segment in segments {
-        crc.combine(&segment.hasher());
-        len += segment.len;
-        body.push(segment.blocks.clone());
-    }
+    body.extend(segments.iter().map(|segment| segment.blocks.clone()));
+    let (crc, len) = checksum(segments);
     let mut trailer = Vec::with_capacity(10);
     trailer.extend_from_slice(&FINAL_BLOCK);
+    trailer.extend_from_slice(&crc.to_le_bytes());
     // ISIZE is the size modulo 2^32.
-    let size = len as u32;
-    trailer.extend_from_slice(&crc.finalize().to_le_bytes());
-    trailer.extend_from_slice(&size.to_le_bytes());
+    trailer.extend_from_slice(&(len as u32).to_le_bytes());
     body.push(Bytes::from(trailer));
     body
 }

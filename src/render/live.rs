@@ -13,9 +13,7 @@ use crate::metrics::telemetry::{NamedTelemetry, OrgTelemetry, Telemetry};
 use crate::render::gzip::{BodyPart, Deflated, LIVE_GZIP_LEVEL};
 use crate::render::latest::Latest;
 use crate::render::negotiate::Format;
-use crate::render::parts::{
-    encode_family, encode_part, join_deflated, join_plain, Headers, OrgPart, Piece,
-};
+use crate::render::parts::{encode_family, encode_part, join, Headers, OrgPart, Piece};
 use bytes::Bytes;
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
@@ -76,7 +74,7 @@ impl LiveParts {
             self.forget_others(&orgs);
             let parts = self.parts(&orgs, format, headers);
             let parts: Vec<&OrgPart> = parts.iter().map(|p| &**p).collect();
-            joined(&parts, gzipped)
+            join(&parts, gzipped)
         });
         [joined, self.process_part(format, gzipped)]
     }
@@ -108,7 +106,7 @@ impl LiveParts {
             build_info.write_plain(&mut plain);
             BodyPart::Plain(Bytes::from(plain))
         };
-        [joined(&parts, gzipped), build_info]
+        [join(&parts, gzipped), build_info]
     }
 
     /// The orgs' parts in `format`, each encoded again only if its telemetry changed since.
@@ -184,17 +182,6 @@ impl LiveParts {
     #[cfg(test)]
     pub(crate) fn encodings(&self) -> u64 {
         self.encodings.load(Ordering::Relaxed)
-    }
-}
-
-/// `parts` joined, plain or as one deflate segment.
-fn joined(parts: &[&OrgPart], gzipped: bool) -> BodyPart {
-    if gzipped {
-        BodyPart::Deflated(join_deflated(parts))
-    } else {
-        let mut out = Vec::new();
-        join_plain(parts, &mut out);
-        BodyPart::Plain(Bytes::from(out))
     }
 }
 

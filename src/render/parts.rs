@@ -19,7 +19,7 @@
 //! 10,000 cadences it was 1 % smaller. A finer grain would lose more, and a coarser one would
 //! re-deflate other orgs' rows at every collection.
 
-use crate::render::gzip::{exact_bytes, DeflateWriter, Deflated, CADENCE_GZIP_LEVEL};
+use crate::render::gzip::{exact_bytes, BodyPart, DeflateWriter, Deflated, CADENCE_GZIP_LEVEL};
 use crate::render::negotiate::Format;
 use bytes::Bytes;
 use prometheus_client::collector::Collector;
@@ -166,9 +166,20 @@ where
     }
 }
 
+/// The exposition of `parts` as a body part: plain, or as one deflate segment.
+pub(crate) fn join(parts: &[&OrgPart], gzipped: bool) -> BodyPart {
+    if gzipped {
+        BodyPart::Deflated(join_deflated(parts))
+    } else {
+        let mut out = Vec::new();
+        join_plain(parts, &mut out);
+        BodyPart::Plain(Bytes::from(out))
+    }
+}
+
 /// Appends the exposition of `parts`: family by family, the header once and then the rows of
 /// every part that has some, in the order of `parts`.
-pub(crate) fn join_plain(parts: &[&OrgPart], out: &mut Vec<u8>) {
+fn join_plain(parts: &[&OrgPart], out: &mut Vec<u8>) {
     let mut len = 0;
     for_each_piece(parts, |piece| len += piece.plain_len());
     out.reserve(len);
