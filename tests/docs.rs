@@ -42,22 +42,11 @@ fn documented_metrics() -> BTreeSet<String> {
 
 /// The source of every module, for the registered-name check.
 fn all_source() -> String {
-    let mut text = String::new();
-    let mut dirs = vec![std::path::PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/src"
-    ))];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                text.push_str(&std::fs::read_to_string(path).unwrap());
-            }
-        }
-    }
-    text
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    rust_files(&src)
+        .into_iter()
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect()
 }
 
 #[tokio::test]

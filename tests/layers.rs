@@ -3,8 +3,11 @@
 //! row of the layer table in ARCHITECTURE.md allows; and the table itself only lets a layer use
 //! layers above it in the table, so the data path goes one way and no cycle can come back.
 
+mod common;
+
+use common::rust_files;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -41,24 +44,6 @@ fn layer_table() -> Vec<(String, BTreeSet<String>)> {
         );
     }
     rows
-}
-
-/// Every `.rs` file under `dir`.
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_owned()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// The source without string and char literals and without plain `//` and `/* */` comments;
