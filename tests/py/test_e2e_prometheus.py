@@ -58,14 +58,19 @@ def derived_config(example: dict, exporter_port: int) -> dict:
 @pytest.fixture(scope="module")
 def prometheus(deadline, demo_exporter: Process, tmp_path_factory) -> Process:
     assert Path(PROMETHEUS).is_file(), "Debian's prometheus is missing: scripts/test installs it (apt-get install prometheus)"
-    home = tmp_path_factory.mktemp("prometheus")
-    config = home / "prometheus.yml"
-    config.write_text(yaml.safe_dump(derived_config(yaml.safe_load(EXAMPLE.read_text()), demo_exporter.port)))
+    config = derived_config(yaml.safe_load(EXAMPLE.read_text()), demo_exporter.port)
+    yield from run_prometheus(tmp_path_factory.mktemp("prometheus"), config, deadline)
+
+
+def run_prometheus(home: Path, config: dict, deadline: float):
+    """Debian's Prometheus on a free loopback port with `config`, its data in `home`: yields it
+    once ready, and stops it after."""
+    (home / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     log = home / "prometheus.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
+            [PROMETHEUS, f"--config.file={home / 'prometheus.yml'}", f"--storage.tsdb.path={home / 'data'}",
              f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
@@ -424,21 +429,7 @@ def prometheus_sd(deadline, shards: list[Process], tmp_path_factory) -> Process:
     job["scrape_timeout"] = "1s"
     (sd,) = job["http_sd_configs"]
     job["http_sd_configs"] = [{**sd, "url": f"{s.base_url}/sd", "refresh_interval": "1s"} for s in shards]
-    home = tmp_path_factory.mktemp("prometheus-sd")
-    (home / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = home / "prometheus.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={home / 'prometheus.yml'}", f"--storage.tsdb.path={home / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    p = Process(proc, f"http://127.0.0.1:{port}", port, log)
-    try:
-        wait_until(lambda: http_get(p.base_url + "/-/ready")[0] == 200, deadline, "prometheus /-/ready", p)
-        yield p
-    finally:
-        stop(proc)
+    yield from run_prometheus(tmp_path_factory.mktemp("prometheus-sd"), config, deadline)
 
 
 def test_sd_example_is_valid_and_needs_no_relabelling():
