@@ -31,10 +31,10 @@ impl OrgCadences {
         // Only the deflate segments are kept: at 1,000 orgs of 100 cadences the plain text of
         // every org would be 120 MB, and Prometheus asks for gzip.
         let part = |format| encode_part(families, &org, format, false, headers);
-        let encoded = OrgCadences {
-            text: part(Format::Text),
-            openmetrics: part(Format::OpenMetrics),
-        };
+        let openmetrics = part(Format::OpenMetrics);
+        let mut text = part(Format::Text);
+        text.share_rows_with(&openmetrics);
+        let encoded = OrgCadences { openmetrics, text };
         crate::support::malloc::release_freed();
         encoded
     }

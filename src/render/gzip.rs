@@ -51,6 +51,17 @@ impl Deflated {
         writer.finish().1
     }
 
+    /// Whether the two segments are the same bytes (and so the same text).
+    pub(crate) fn same_bytes(&self, other: &Deflated) -> bool {
+        (self.crc, self.len) == (other.crc, other.len) && self.blocks == other.blocks
+    }
+
+    /// Whether the two are one buffer, for the tests of what is shared.
+    #[cfg(test)]
+    pub(crate) fn is_shared_with(&self, other: &Deflated) -> bool {
+        self.blocks.as_ptr() == other.blocks.as_ptr()
+    }
+
     /// The segments one after the other, as one segment.
     pub(crate) fn join<'a>(segments: impl IntoIterator<Item = &'a Deflated>) -> Deflated {
         let segments: Vec<&Deflated> = segments.into_iter().collect();

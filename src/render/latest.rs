@@ -18,7 +18,7 @@ struct Slot<K, V> {
     value: OnceLock<V>,
 }
 
-impl<K: PartialEq + Copy, V: Clone> Latest<K, V> {
+impl<K: PartialEq + Copy + Default, V: Clone> Latest<K, V> {
     /// The value for `stamp`, made by `make` when the kept one is for another stamp. A value is
     /// made from the state as it is when made, at least as new as `stamp` (read before it).
     pub(crate) fn get(&self, stamp: K, make: impl FnOnce() -> V) -> V {
@@ -33,6 +33,23 @@ impl<K: PartialEq + Copy, V: Clone> Latest<K, V> {
             slot.clone()
         };
         slot.value.get_or_init(make).clone()
+    }
+
+    /// Whether a value is kept, for the tests of what memory holds.
+    #[cfg(test)]
+    pub(crate) fn is_kept(&self) -> bool {
+        self.slot.lock().expect("latest lock").value.get().is_some()
+    }
+
+    /// Drops the kept value now rather than when a reader next finds it stale: called by the
+    /// writer that moved the stamp on, so a body made for a past state (megabytes at a thousand
+    /// orgs) does not stay resident through a quiet spell with no scrapes. Readers holding it
+    /// keep their copy until they are done; the next reader makes a new one.
+    pub(crate) fn forget(&self) {
+        *self.slot.lock().expect("latest lock") = Arc::new(Slot {
+            stamp: K::default(),
+            value: OnceLock::new(),
+        });
     }
 }
 
@@ -54,5 +71,19 @@ mod tests {
         assert_eq!(&*get(1, "not made"), "one", "kept while the stamp stays");
         assert_eq!(&*get(2, "two"), "two", "made again when it moves");
         assert_eq!(made, 2);
+    }
+
+    #[test]
+    fn a_forgotten_value_is_dropped_at_once_and_made_again() {
+        let latest: Latest<u64, Arc<str>> = Latest::default();
+        let kept = latest.get(3, || Arc::from("three"));
+        assert_eq!(
+            Arc::strong_count(&kept),
+            2,
+            "held by the slot and by this reader"
+        );
+        latest.forget();
+        assert_eq!(Arc::strong_count(&kept), 1, "the slot let go of it");
+        assert_eq!(&*latest.get(3, || Arc::from("again")), "again");
     }
 }

@@ -30,8 +30,9 @@ use std::fmt::{self, Debug, Write as _};
 use std::sync::{Arc, Mutex};
 
 /// A family's rows of one org, or a family's header: its deflate segment, and its plain text
-/// when kept (the live pieces, small and sent plain as often as gzipped).
-#[derive(Debug)]
+/// when kept (the live pieces, small and sent plain as often as gzipped). A clone shares the
+/// bytes.
+#[derive(Debug, Clone)]
 pub(crate) struct Piece {
     deflated: Deflated,
     plain: Option<Bytes>,
@@ -82,6 +83,26 @@ struct FamilyRows {
 #[derive(Debug, Default)]
 pub(crate) struct OrgPart {
     families: Vec<Option<FamilyRows>>,
+}
+
+impl OrgPart {
+    /// Makes each family's rows the same bytes as `other`'s where they read the same: an org's
+    /// rows are mostly alike in OpenMetrics and in Prometheus text (only headers differ for
+    /// gauges), and at 1,000 orgs of 100 cadences a second copy is 8 MiB. Equal deflate
+    /// segments are equal text: a segment starts a fresh window, and inflating is a function
+    /// of its bytes.
+    pub(crate) fn share_rows_with(&mut self, other: &OrgPart) {
+        for (mine, theirs) in self.families.iter_mut().zip(&other.families) {
+            if let (Some(mine), Some(theirs)) = (mine, theirs) {
+                if mine.rows.plain.is_none()
+                    && theirs.rows.plain.is_none()
+                    && mine.rows.deflated.same_bytes(&theirs.rows.deflated)
+                {
+                    mine.rows = theirs.rows.clone();
+                }
+            }
+        }
+    }
 }
 
 /// The header of each family, encoded once and shared by every org's part: at 1,000 orgs a
@@ -314,5 +335,42 @@ mod tests {
             1,
             "one header per text: a gauge's reads the same in both formats"
         );
+    }
+
+    #[test]
+    fn rows_that_read_the_same_in_both_formats_are_kept_once() {
+        let headers = Headers::default();
+        let families: [Family<Vec<(&str, i64)>>; 2] = [rows, empty];
+        let rows_of = |part: &OrgPart| part.families[0].as_ref().unwrap().rows.clone();
+        let a = Arc::new(vec![("a", 1), ("b", 2)]);
+        let openmetrics = encode_part(&families, &a, Format::OpenMetrics, false, &headers);
+        let mut text = encode_part(&families, &a, Format::Text, false, &headers);
+        assert!(!rows_of(&text)
+            .deflated()
+            .is_shared_with(rows_of(&openmetrics).deflated()));
+        text.share_rows_with(&openmetrics);
+        assert!(rows_of(&text)
+            .deflated()
+            .is_shared_with(rows_of(&openmetrics).deflated()));
+        let mut whole = String::new();
+        encode_family(rows, &a, Format::Text, &mut whole);
+        let mut plain = Vec::new();
+        join_plain(&[&text], &mut plain);
+        assert_eq!(
+            String::from_utf8(plain).unwrap(),
+            whole,
+            "still the text encoding"
+        );
+
+        // Rows that differ keep their own bytes.
+        let b = Arc::new(vec![("a", 1), ("b", 3)]);
+        let mut other = encode_part(&families, &b, Format::Text, false, &headers);
+        other.share_rows_with(&openmetrics);
+        assert!(!rows_of(&other)
+            .deflated()
+            .is_shared_with(rows_of(&openmetrics).deflated()));
+        assert!(String::from_utf8(rows_of(&other).deflated().inflate())
+            .unwrap()
+            .contains(r#"things{org="b"} 3"#));
     }
 }

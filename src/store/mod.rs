@@ -369,7 +369,7 @@ impl SharedState {
         let keep: Vec<&str> = config.orgs.iter().map(|o| o.name.as_str()).collect();
         self.inner.telemetry.retain_orgs(&keep);
         // Removed orgs took their parts with them, and the order may have changed.
-        self.inner.cadences_changed.fetch_add(1, Ordering::Release);
+        self.cadences_changed();
         for name in stale {
             self.encode_org(&name);
         }
@@ -521,13 +521,30 @@ impl SharedState {
         let headers = &self.inner.headers;
         let encoded =
             view.map(|view| Arc::new(OrgCadences::encode(view, per_cadence_metrics, headers)));
-        if let Some(entry) = self.inner.orgs.write().expect("state lock").get_mut(name) {
-            if Arc::ptr_eq(&entry.encoding, &encoding) {
+        let alone = {
+            let mut orgs = self.inner.orgs.write().expect("state lock");
+            let entry = orgs.get_mut(name);
+            let entry = entry.filter(|entry| Arc::ptr_eq(&entry.encoding, &encoding));
+            entry.map(|entry| {
                 entry.encoded = encoded;
-            }
-        }
+                entry.alone.clone()
+            })
+        };
         encoding.runs.fetch_add(1, Ordering::Release);
+        self.cadences_changed();
+        // The org's one-org bodies are stale too; each holds a copy of its cadence part.
+        alone
+            .iter()
+            .flat_map(|bodies| bodies.iter())
+            .for_each(Latest::forget);
+    }
+
+    /// Moves the joined cadence parts' stamp on after a change of any org's part or of the
+    /// config, and drops the joined parts made before it: at 1,000 orgs each is megabytes, and
+    /// a process nobody scrapes for a while should not hold one for a past state.
+    fn cadences_changed(&self) {
         self.inner.cadences_changed.fetch_add(1, Ordering::Release);
+        self.inner.joined.iter().for_each(Latest::forget);
     }
 
     /// How many times each org's cadence part was encoded, for the tests of per-org encoding.

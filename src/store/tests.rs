@@ -195,6 +195,25 @@ async fn a_scrape_of_one_org_is_made_once_until_that_org_changes() {
     assert_eq!(stable(collected.as_bytes()), filtered(&full, &["beta"]));
 }
 
+#[tokio::test]
+async fn bodies_made_for_a_past_state_are_dropped_when_it_changes() {
+    let state = fixture(true).await;
+    let joined = Arc::downgrade(&state.joined(Format::Text));
+    state.scrape_orgs(&["beta"], Format::Text, true).unwrap();
+    let alone = |org: &str| state.inner.orgs.read().unwrap()[org].alone.clone();
+    let kept = |org: &str| alone(org).iter().filter(|body| body.is_kept()).count();
+    assert_eq!((joined.strong_count(), kept("beta")), (1, 1));
+    // Another org's collection: the joined part is stale, beta's own body is not.
+    state.publish_snapshot("alpha", snapshot(&["1"])).await;
+    assert_eq!((joined.strong_count(), kept("beta")), (0, 1));
+    state.publish_snapshot("beta", snapshot(&["1", "2"])).await;
+    assert_eq!(
+        kept("beta"),
+        0,
+        "dropped with the org's change, not at its next scrape"
+    );
+}
+
 /// The full exposition `full` reduced to the series labelled with one of `orgs` and the build
 /// info: families left without a sample lose their header too, as in a full exposition.
 pub(crate) fn filtered(full: &str, orgs: &[&str]) -> String {
