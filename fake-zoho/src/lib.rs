@@ -3,6 +3,11 @@
 //! against it ([`demo`] holds the demo org's data), and every test of the exporter scripts it per
 //! scenario: cadences to serve, faults to inject, calls to count.
 //!
+//! A fake serves one org on a port of its own ([`FakeZoho::start`]), or several orgs behind one
+//! address ([`FakeZoho::start_many`]) as Zoho's accounts and API hosts serve every org of a data
+//! center: a token request finds its org by its refresh token, an API request by its access
+//! token. Each org keeps its own state (cadences, tokens, faults, call counts) either way.
+//!
 //! A crate of its own so that an exporter built without its `demo` feature carries none of it:
 //! no fake credentials, no fault injection. It speaks to the exporter only through HTTP and JSON,
 //! and depends on nothing of the exporter's.
