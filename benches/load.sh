@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Load test of /metrics: builds release, starts a fake Zoho with N cadences in each of ORGS orgs
-# (examples/fake_zoho_server.rs), the exporter pointed at it, and nginx serving a copy of the
-# exporter's own /metrics output as a static file (and its gzip form through gzip_static), then
-# runs wrk against both in turn with the same threads, connections and duration, and prints
-# scrapes/s for each, their ratio, the exporter's RSS, body sizes and collection time.
+# (examples/fake_zoho_server.rs, every org behind one address), the exporter pointed at it, and
+# nginx serving a copy of the exporter's own /metrics output as a static file (and its gzip form
+# through gzip_static), then runs wrk against both in turn with the same threads, connections
+# and duration, and prints scrapes/s for each, their ratio, the exporter's RSS, body sizes and
+# collection time.
 #
 # Every process it starts is bounded in time and stopped on exit; only 127.0.0.1 is loaded.
 #

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Scale benchmark: ORGS orgs of N cadences each against the fake Zoho
-# (examples/fake_zoho_server.rs, one fake per org on its own loopback port), per-cadence metrics
-# on, `max_concurrent_collections` at its default unless MAX_CONCURRENT is set. Prints, one
-# labelled line each:
+# (examples/fake_zoho_server.rs), per-cadence metrics on, `max_concurrent_collections` at its
+# default unless MAX_CONCURRENT is set. By default every org is behind one loopback address, as
+# Zoho's accounts and API hosts serve all the orgs of a data center (told apart by their
+# credentials and tokens), so the exporter's connection pool holds what it holds against Zoho;
+# ONE_ADDRESS=false gives each org its own port instead (the earlier set-up, for comparison: a
+# pool entry and an idle keep-alive connection per org). Prints, one labelled line each:
 #
 # - the exporter's RSS idle (after every org's first collection and SETTLE seconds, during a
 #   window of IDLE seconds with no scrapes), its peak under the scrape load, and over the AFTER
@@ -28,6 +31,7 @@
 #   benches/scale.sh                                     # ORGS=1000 N=100, interval 1m
 #   ORGS=10 benches/scale.sh
 #   ORGS=100 INTERVAL=30s IDLE=60 DURATION=10s ROUNDS=1 AFTER=10 benches/scale.sh
+#   ONE_ADDRESS=false benches/scale.sh                   # one port per org
 #
 # Parameters (environment): ORGS (1000), N cadences per org (100), INTERVAL between collections
 # (1m), PER_CADENCE metrics (true), SETTLE seconds after the last first collection before the
@@ -36,6 +40,7 @@
 # first), AFTER: seconds of RSS sampling once the load ends (30), SCRAPE_ORG (org000),
 # FIRST_WAIT: seconds to wait for every org's first collection before going on without (two
 # intervals and a minute), MAX_CONCURRENT: max_concurrent_collections (the default when unset),
+# ONE_ADDRESS: every org behind one address (true) or each on its own port (false) (true),
 # EXPORTER_ENV: environment assignments for the exporter (""), LIFETIME of every process (60m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +57,11 @@ ROUNDS=${ROUNDS:-2}
 AFTER=${AFTER:-30}
 SCRAPE_ORG=${SCRAPE_ORG:-org000}
 MAX_CONCURRENT=${MAX_CONCURRENT:-}
+ONE_ADDRESS=${ONE_ADDRESS:-true}
+case "$ONE_ADDRESS" in
+  true | false) ;;
+  *) echo "ONE_ADDRESS must be true or false, not \"$ONE_ADDRESS\"" >&2; exit 2 ;;
+esac
 EXPORTER_ENV=${EXPORTER_ENV:-}
 LIFETIME=${LIFETIME:-60m}
 
@@ -71,9 +81,9 @@ echo "==> building release"
 cargo build --release --quiet --bin zoho-cadences-exporter --example fake_zoho_server
 build=$(git describe --always --dirty 2>/dev/null || echo unknown)
 
-echo "==> fake Zoho: $ORGS org(s) of $N cadences"
+echo "==> fake Zoho: $ORGS org(s) of $N cadences, one address: $ONE_ADDRESS"
 start_fake --cadences "$N" --orgs "$ORGS" --interval "$INTERVAL" \
-  --per-cadence-metrics "$PER_CADENCE" --call-log "$work/calls.log"
+  --per-cadence-metrics "$PER_CADENCE" --call-log "$work/calls.log" --one-address "$ONE_ADDRESS"
 # A top-level key after the `orgs:` list the fake wrote.
 [ -z "$MAX_CONCURRENT" ] || echo "max_concurrent_collections: $MAX_CONCURRENT" >>"$work/config.yaml"
 start_exporter
@@ -167,7 +177,7 @@ avg() { awk -v a="$1" -v n="$ROUNDS" 'BEGIN { printf "%.1f", a / n }'; }
 within=$(awk -v f="$first_all" -v i="$interval_s" 'BEGIN { print (f <= i ? "within" : "LATER than") }')
 [ "${first_line#NOT}" = "$first_line" ] || within="LATER than"
 echo
-echo "== scale: ORGS=$ORGS N=$N ($((ORGS * N)) cadences) per_cadence_metrics=$PER_CADENCE interval=$INTERVAL max_concurrent_collections=${MAX_CONCURRENT:-default} build=$build${EXPORTER_ENV:+ env $EXPORTER_ENV}"
+echo "== scale: ORGS=$ORGS N=$N ($((ORGS * N)) cadences) per_cadence_metrics=$PER_CADENCE interval=$INTERVAL max_concurrent_collections=${MAX_CONCURRENT:-default} one_address=$ONE_ADDRESS build=$build${EXPORTER_ENV:+ env $EXPORTER_ENV}"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the CPU)"
 printf 'rss idle:            %s (mean..max over %ss with no scrapes, after every first collection and %ss)\n' \
   "$(rss_phase idle)" "$IDLE" "$SETTLE"

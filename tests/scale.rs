@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use fake_zoho::{generated_cadences, FakeZoho};
+use fake_zoho::{generated_cadences, FakeZoho, Route};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -290,5 +290,218 @@ fn shard_auto_takes_the_ordinal_from_the_hostname() {
                 "{log}"
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Many orgs behind one address (`FakeZoho::start_many`), as Zoho's hosts serve a data center's
+// orgs: each org told apart by its refresh token and access tokens.
+
+/// Two cadences of org `org`, with ids and names of that org alone.
+fn cadences_of_org(org: u64) -> Vec<serde_json::Value> {
+    (0..2)
+        .map(|k| {
+            fake_zoho::cadence(
+                org * 10 + k,
+                &format!("Org {org} cadence {k}"),
+                "Leads",
+                true,
+            )
+        })
+        .collect()
+}
+
+/// The access token `fake`'s token endpoint issues for `refresh_token`, or its error answer.
+async fn token_for(
+    http: &reqwest::Client,
+    fake: &FakeZoho,
+    refresh_token: &str,
+) -> serde_json::Value {
+    http.post(format!("{}/oauth/v2/token", fake.url()))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", fake_zoho::CLIENT_ID),
+            ("client_secret", fake_zoho::CLIENT_SECRET),
+            ("refresh_token", refresh_token),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|body| serde_json::from_str(&body).unwrap())
+        .unwrap()
+}
+
+/// The status and body of a cadences page asked with `token` (no `Authorization` when `None`).
+async fn page_with(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut request = http.get(format!("{url}/crm/v8/settings/automation/cadences"));
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Zoho-oauthtoken {token}"));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&response.text().await.unwrap()).unwrap(),
+    )
+}
+
+fn names(page: &serde_json::Value) -> Vec<&str> {
+    page["cadences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn orgs_behind_one_address_each_get_their_own_cadences_and_tokens() {
+    let http = test_http_client();
+    let fakes = FakeZoho::start_many(2, Vec::new()).await.unwrap();
+    let [a, b] = &fakes[..] else { unreachable!() };
+    a.set_cadences(cadences_of_org(0));
+    b.set_cadences(cadences_of_org(1));
+    assert_eq!(a.url(), b.url());
+    assert_ne!(a.refresh_token(), b.refresh_token());
+    for fake in [a, b] {
+        assert!(fake
+            .org_yaml("x")
+            .contains(&format!("refresh_token: \"{}\"", fake.refresh_token())));
+    }
+
+    let token_a = token_for(&http, a, a.refresh_token()).await;
+    let token_b = token_for(&http, b, b.refresh_token()).await;
+    assert_eq!(token_a["api_domain"], a.url());
+    let (token_a, token_b) = (
+        token_a["access_token"].as_str().unwrap(),
+        token_b["access_token"].as_str().unwrap(),
+    );
+    assert_ne!(token_a, token_b);
+    let (status, page) = page_with(&http, &a.url(), Some(token_a)).await;
+    assert_eq!(
+        (status, names(&page)),
+        (200, vec!["Org 0 cadence 0", "Org 0 cadence 1"])
+    );
+    let (status, page) = page_with(&http, &a.url(), Some(token_b)).await;
+    assert_eq!(
+        (status, names(&page)),
+        (200, vec!["Org 1 cadence 0", "Org 1 cadence 1"])
+    );
+    assert_eq!((a.calls(Route::Token), b.calls(Route::Token)), (1, 1));
+    assert_eq!((a.calls(Route::Cadences), b.calls(Route::Cadences)), (1, 1));
+
+    // A's second token presented as B's (the org's number in its text changed): B issued one
+    // token only, so it is not B's.
+    let second_a = token_for(&http, a, a.refresh_token()).await;
+    let forged = second_a["access_token"]
+        .as_str()
+        .unwrap()
+        .replacen("-0-", "-1-", 1);
+    assert!(forged.starts_with("1000.fakeaccesstoken-1-"), "{forged}");
+    let (status, page) = page_with(&http, &a.url(), Some(&forged)).await;
+    assert_eq!(
+        (status, page["code"].as_str()),
+        (401, Some("INVALID_TOKEN"))
+    );
+    assert_eq!(b.calls(Route::Cadences), 2, "B answered it");
+    // Each org's tokens are its own state: killing A's leaves B's working.
+    a.expire_tokens();
+    assert_eq!(page_with(&http, &a.url(), Some(token_a)).await.0, 401);
+    assert_eq!(page_with(&http, &a.url(), Some(token_b)).await.0, 200);
+    // And so is its refresh token.
+    b.set_revoked(true);
+    assert_eq!(
+        token_for(&http, b, b.refresh_token()).await["error"],
+        "invalid_code"
+    );
+    assert!(token_for(&http, a, a.refresh_token()).await["access_token"].is_string());
+
+    // Credentials of no org: Zoho's answers to unknown ones, counted by no org.
+    let calls = |route| a.calls(route) + b.calls(route);
+    let (tokens, pages) = (calls(Route::Token), calls(Route::Cadences));
+    assert_eq!(
+        token_for(&http, a, "1000.no-such-refresh-token").await,
+        serde_json::json!({ "error": "invalid_code" })
+    );
+    for token in [
+        Some("1000.fakeaccesstoken-2-00000001"),
+        Some("not-a-token"),
+        None,
+    ] {
+        let (status, page) = page_with(&http, &a.url(), token).await;
+        assert_eq!(
+            (status, page["code"].as_str()),
+            (401, Some("INVALID_TOKEN")),
+            "{token:?}"
+        );
+    }
+    assert_eq!(
+        (calls(Route::Token), calls(Route::Cadences)),
+        (tokens, pages)
+    );
+
+    // The listener stops once, when the last org's handle goes.
+    let addr = a.addr();
+    let mut fakes = fakes;
+    drop(fakes.remove(0));
+    let (status, _) = page_with(&test_http_client(), &fakes[0].url(), Some(token_b)).await;
+    assert_eq!(status, 200);
+    drop(fakes);
+    let mut refused = false;
+    for _ in 0..1_000 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(refused, "{addr} still accepts connections");
+}
+
+#[tokio::test]
+async fn the_exporter_collects_orgs_behind_one_address_each_with_its_own_cadences() {
+    let fakes = FakeZoho::start_many(3, Vec::new()).await.unwrap();
+    for (org, fake) in fakes.iter().enumerate() {
+        fake.set_cadences(cadences_of_org(org as u64));
+    }
+    let config = config_for(&fakes.iter().collect::<Vec<_>>(), "");
+    let (state, orgs) = collectors(&config);
+    for org in &orgs {
+        org.collect_once().await.expect("collection succeeds");
+    }
+    let text = scrape(&state);
+    for (org, fake) in fakes.iter().enumerate() {
+        let expected: BTreeSet<String> = fake
+            .cadences()
+            .iter()
+            .map(|c| {
+                format!(
+                    r#"id="{}",name="{}""#,
+                    c["id"].as_str().unwrap(),
+                    c["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let prefix = format!(r#"zoho_crm_cadence_active{{org="org{org}","#);
+        let exported: BTreeSet<String> = samples(&text)
+            .into_keys()
+            .filter_map(|series| {
+                let labels = series.strip_prefix(&prefix)?;
+                Some(labels.split(",module=").next().unwrap().to_owned())
+            })
+            .collect();
+        assert_eq!(exported, expected, "org{org}:\n{text}");
+        // One token call per org: each org's refresh token reached that org.
+        assert_eq!(fake.calls(Route::Token), 1, "org{org}");
+        assert_eq!(
+            value(&text, &format!(r#"zoho_crm_up{{org="org{org}"}}"#)),
+            Some(1.0)
+        );
     }
 }

@@ -3,6 +3,11 @@
 //! against it ([`demo`] holds the demo org's data), and every test of the exporter scripts it per
 //! scenario: cadences to serve, faults to inject, calls to count.
 //!
+//! A fake serves one org on a port of its own ([`FakeZoho::start`]), or several orgs behind one
+//! address ([`FakeZoho::start_many`]) as Zoho's accounts and API hosts serve every org of a data
+//! center: a token request finds its org by its refresh token, an API request by its access
+//! token. Each org keeps its own state (cadences, tokens, faults, call counts) either way.
+//!
 //! A crate of its own so that an exporter built without its `demo` feature carries none of it:
 //! no fake credentials, no fault injection. It speaks to the exporter only through HTTP and JSON,
 //! and depends on nothing of the exporter's.
@@ -34,7 +39,7 @@ use axum::extract::{Form, Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -114,6 +119,9 @@ struct Data {
     /// [`REFRESH_TOKEN`] until rotated.
     client_secret: String,
     refresh_token: String,
+    /// The org's number behind a shared address ([`FakeZoho::start_many`]); `None` for a fake
+    /// of its own.
+    org: Option<usize>,
     rate_limit_headers: bool,
     flapping: Option<Flapping>,
     next_token: u64,
@@ -157,25 +165,10 @@ struct Shared {
     base_url: String,
 }
 
-/// A running fake. Dropping it stops the server.
-pub struct FakeZoho {
-    shared: Shared,
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeZoho {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl FakeZoho {
-    /// Starts the fake on 127.0.0.1 with an ephemeral port, serving `cadences`.
-    pub async fn start(cadences: Vec<Value>) -> std::io::Result<FakeZoho> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let shared = Shared {
+impl Shared {
+    /// Org `org` of a shared address (`None`: a fake of its own), serving `cadences` at `addr`.
+    fn new(cadences: Vec<Value>, org: Option<usize>, addr: SocketAddr) -> Shared {
+        Shared {
             data: Arc::new(Mutex::new(Data {
                 cadences,
                 tokens: HashMap::new(),
@@ -185,7 +178,8 @@ impl FakeZoho {
                 pages_requested: Vec::new(),
                 revoked: false,
                 client_secret: CLIENT_SECRET.to_owned(),
-                refresh_token: REFRESH_TOKEN.to_owned(),
+                refresh_token: refresh_token_of(org),
+                org,
                 rate_limit_headers: false,
                 flapping: None,
                 next_token: 1,
@@ -202,33 +196,145 @@ impl FakeZoho {
                 most_in_flight: 0,
             })),
             base_url: format!("http://{addr}"),
-        };
-        let app = Router::new()
-            .route("/oauth/v2/token", post(token))
-            .route(
-                "/crm/{version}/settings/automation/cadences",
-                get(cadences_page),
-            )
-            .route(
-                "/crm/{version}/settings/automation/cadences/actions/records_count",
-                get(records_count),
-            )
-            .route(
-                "/crm/{version}/settings/automation/cadences/{id}/actions/analytics",
-                get(analytics),
-            )
-            .layer(axum::middleware::from_fn_with_state(
-                shared.clone(),
-                count_in_flight,
-            ))
-            .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(FakeZoho { shared, addr, task })
+        }
+    }
+}
+
+/// The refresh token an org starts with: [`REFRESH_TOKEN`] for a fake of its own, with `-<org>`
+/// appended for org `org` of a shared address, where it tells the orgs' token requests apart.
+fn refresh_token_of(org: Option<usize>) -> String {
+    match org {
+        None => REFRESH_TOKEN.to_owned(),
+        Some(org) => format!("{REFRESH_TOKEN}-{org}"),
+    }
+}
+
+/// The start of every access token the fake issues.
+const ACCESS_TOKEN_PREFIX: &str = "1000.fakeaccesstoken";
+
+/// Access token number `n` of an org: `1000.fakeaccesstoken00000001` for a fake of its own;
+/// behind a shared address the org's number comes first (`1000.fakeaccesstoken-3-00000001`),
+/// which is how an API request finds its org, as Zoho's hosts find an org by its token.
+fn access_token(org: Option<usize>, n: u64) -> String {
+    match org {
+        None => format!("{ACCESS_TOKEN_PREFIX}{n:08}"),
+        Some(org) => format!("{ACCESS_TOKEN_PREFIX}-{org}-{n:08}"),
+    }
+}
+
+/// The org an access token of a shared address names; whether that org issued it, and it is
+/// still live, is the org's to check.
+fn org_of_access_token(token: &str) -> Option<usize> {
+    let (org, _) = token
+        .strip_prefix(ACCESS_TOKEN_PREFIX)?
+        .strip_prefix('-')?
+        .split_once('-')?;
+    org.parse().ok()
+}
+
+/// Who answers a request: the one org of a fake started alone, or, behind a shared address,
+/// the org the request's credentials name.
+#[derive(Clone)]
+enum Orgs {
+    One(Shared),
+    Many(Arc<[Shared]>),
+}
+
+/// The listener's task: stopped when the last handle of its orgs is dropped.
+struct Server(tokio::task::JoinHandle<()>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The token endpoint's path, where the dispatch of a shared address reads the refresh token.
+const TOKEN_PATH: &str = "/oauth/v2/token";
+
+/// Serves `orgs` on `listener` with the fake's one route table.
+fn serve(listener: tokio::net::TcpListener, orgs: Orgs) -> Arc<Server> {
+    let app = Router::new()
+        .route(TOKEN_PATH, post(token))
+        .route(
+            "/crm/{version}/settings/automation/cadences",
+            get(cadences_page),
+        )
+        .route(
+            "/crm/{version}/settings/automation/cadences/actions/records_count",
+            get(records_count),
+        )
+        .route(
+            "/crm/{version}/settings/automation/cadences/{id}/actions/analytics",
+            get(analytics),
+        )
+        .layer(axum::middleware::from_fn_with_state(orgs, dispatch));
+    Arc::new(Server(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })))
+}
+
+/// A running fake org: a fake of its own ([`FakeZoho::start`]) or one of several orgs behind
+/// one address ([`FakeZoho::start_many`]). Dropping the last handle of a listener stops it.
+pub struct FakeZoho {
+    shared: Shared,
+    addr: SocketAddr,
+    refresh_token: String,
+    /// Held for its `Drop`: shared by every org of the listener.
+    _server: Arc<Server>,
+}
+
+impl FakeZoho {
+    /// Starts the fake on 127.0.0.1 with an ephemeral port, serving `cadences`.
+    pub async fn start(cadences: Vec<Value>) -> std::io::Result<FakeZoho> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Shared::new(cadences, None, addr);
+        let server = serve(listener, Orgs::One(shared.clone()));
+        Ok(FakeZoho {
+            shared,
+            addr,
+            refresh_token: REFRESH_TOKEN.to_owned(),
+            _server: server,
+        })
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:41234`: both the accounts URL and the API domain.
+    /// Starts `orgs` orgs behind one listener on 127.0.0.1 with an ephemeral port, each serving
+    /// `cadences` at first, as the orgs of a Zoho data center share its accounts and API hosts.
+    ///
+    /// Each org has its own state, so every setter of a handle applies to its org alone. A token
+    /// request finds its org by its refresh token (org `i` starts with [`REFRESH_TOKEN`] and
+    /// `-i`, which [`org_yaml`](FakeZoho::org_yaml) writes); an API request by its access token,
+    /// which carries the org's number. A request whose credentials name no org gets Zoho's answer
+    /// to unknown ones (`invalid_code`, or 401 `INVALID_TOKEN`) and is counted by no org. The
+    /// listener stops when the last of the handles is dropped.
+    pub async fn start_many(orgs: usize, cadences: Vec<Value>) -> std::io::Result<Vec<FakeZoho>> {
+        if orgs == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "start_many needs at least one org",
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let all: Vec<Shared> = (0..orgs)
+            .map(|org| Shared::new(cadences.clone(), Some(org), addr))
+            .collect();
+        let server = serve(listener, Orgs::Many(all.clone().into()));
+        Ok(all
+            .into_iter()
+            .enumerate()
+            .map(|(org, shared)| FakeZoho {
+                shared,
+                addr,
+                refresh_token: refresh_token_of(Some(org)),
+                _server: server.clone(),
+            })
+            .collect())
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`: both the accounts URL and the API domain (the
+    /// same for every org behind one address).
     pub fn url(&self) -> String {
         self.shared.base_url.clone()
     }
@@ -237,10 +343,17 @@ impl FakeZoho {
         self.addr
     }
 
-    /// A config `orgs:` entry pointing at this fake, with its credentials.
+    /// The refresh token the org started with: [`REFRESH_TOKEN`] for a fake of its own, with the
+    /// org's `-<number>` behind a shared address.
+    pub fn refresh_token(&self) -> &str {
+        &self.refresh_token
+    }
+
+    /// A config `orgs:` entry pointing at this fake, with its org's credentials.
     pub fn org_yaml(&self, name: &str) -> String {
         format!(
-            "  - name: {name}\n    client_id: \"{CLIENT_ID}\"\n    client_secret: \"{CLIENT_SECRET}\"\n    refresh_token: \"{REFRESH_TOKEN}\"\n    accounts_url: {url}\n    api_domain: {url}\n",
+            "  - name: {name}\n    client_id: \"{CLIENT_ID}\"\n    client_secret: \"{CLIENT_SECRET}\"\n    refresh_token: \"{refresh}\"\n    accounts_url: {url}\n    api_domain: {url}\n",
+            refresh = self.refresh_token,
             url = self.url()
         )
     }
@@ -401,12 +514,20 @@ impl<T> RequestLog<T> for Vec<T> {
     }
 }
 
-/// Counts a request in flight until it is answered or abandoned, after the latency set.
-async fn count_in_flight(
-    State(shared): State<Shared>,
+/// Finds the org that answers a request, then counts the request in that org's flight until
+/// it is answered or abandoned, after the org's latency.
+async fn dispatch(
+    State(orgs): State<Orgs>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let (shared, mut request) = match orgs {
+        Orgs::One(shared) => (shared, request),
+        Orgs::Many(orgs) => match org_of_request(&orgs, request).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        },
+    };
     /// Counts the request out when dropped: answered, or abandoned by the client.
     struct InFlight(Shared);
     impl Drop for InFlight {
@@ -420,11 +541,52 @@ async fn count_in_flight(
         data.most_in_flight = data.most_in_flight.max(data.in_flight);
         data.latency
     };
+    request.extensions_mut().insert(shared.clone());
     let _counted = InFlight(shared);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     next.run(request).await
+}
+
+/// Most bytes of a token request's form the dispatch of a shared address reads.
+const TOKEN_FORM_LIMIT: usize = 64 * 1024;
+
+/// The org of `orgs` a request names: by the form's `refresh_token` for a token request, by
+/// the access token otherwise. A request naming none gets Zoho's answer to unknown credentials.
+async fn org_of_request(
+    orgs: &[Shared],
+    request: axum::extract::Request,
+) -> Result<(Shared, axum::extract::Request), Response> {
+    if request.uri().path() == TOKEN_PATH {
+        let (parts, body) = request.into_parts();
+        let Ok(form) = axum::body::to_bytes(body, TOKEN_FORM_LIMIT).await else {
+            return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+        };
+        let refresh_token = String::from_utf8_lossy(&form)
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("refresh_token="))
+            .map(percent_decode);
+        // Looked up among the orgs' current refresh tokens, so that a rotated one is followed.
+        let org = refresh_token.and_then(|refresh_token| {
+            orgs.iter()
+                .find(|org| org.data.lock().expect("fake lock").refresh_token == refresh_token)
+        });
+        return match org {
+            Some(org) => Ok((
+                org.clone(),
+                axum::extract::Request::from_parts(parts, Body::from(form)),
+            )),
+            None => Err(json_ok(json!({ "error": "invalid_code" }))),
+        };
+    }
+    let org = access_token_of(request.headers())
+        .and_then(org_of_access_token)
+        .and_then(|org| orgs.get(org));
+    match org {
+        Some(org) => Ok((org.clone(), request)),
+        None => Err(invalid_token()),
+    }
 }
 
 fn take_fault(shared: &Shared, route: Route) -> Option<Fault> {
@@ -470,7 +632,7 @@ fn random_fault(route: Route, data: &mut Data) -> Fault {
 
 /// Zoho's accounts server: not part of the cadences specification; as `api-notes.md` and the
 /// official SDKs describe it.
-async fn token(State(shared): State<Shared>, Form(form): Form<TokenForm>) -> Response {
+async fn token(Extension(shared): Extension<Shared>, Form(form): Form<TokenForm>) -> Response {
     let fault = take_fault(&shared, Route::Token);
     let mut api_domain = shared.base_url.clone();
     if let Some(fault) = fault {
@@ -503,7 +665,7 @@ async fn token(State(shared): State<Shared>, Form(form): Form<TokenForm>) -> Res
     if data.revoked || form.refresh_token.as_deref() != Some(data.refresh_token.as_str()) {
         return json_ok(json!({ "error": "invalid_code" }));
     }
-    let token = format!("1000.fakeaccesstoken{:08}", data.next_token);
+    let token = access_token(data.org, data.next_token);
     data.next_token += 1;
     let lifetime = data.token_lifetime;
     data.tokens.insert(token.clone(), Instant::now() + lifetime);
@@ -532,7 +694,7 @@ struct PageQuery {
 }
 
 async fn cadences_page(
-    State(shared): State<Shared>,
+    Extension(shared): Extension<Shared>,
     headers: HeaderMap,
     Query(query): Query<PageQuery>,
 ) -> Response {
@@ -640,7 +802,7 @@ fn current_slice(data: &Data, start: usize, end: usize) -> Vec<Value> {
 }
 
 async fn records_count(
-    State(shared): State<Shared>,
+    Extension(shared): Extension<Shared>,
     Path(version): Path<String>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -750,7 +912,7 @@ async fn records_count(
 }
 
 async fn analytics(
-    State(shared): State<Shared>,
+    Extension(shared): Extension<Shared>,
     Path((version, id)): Path<(String, String)>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
@@ -952,24 +1114,28 @@ fn invalid_url() -> Response {
     )
 }
 
-fn check_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let token = headers
+/// The access token of an `Authorization: Zoho-oauthtoken <token>` header.
+fn access_token_of(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Zoho-oauthtoken "));
+        .and_then(|v| v.strip_prefix("Zoho-oauthtoken "))
+}
+
+/// Zoho's answer to an access token it does not know or that expired.
+fn invalid_token() -> Response {
+    zoho_error(401, "INVALID_TOKEN", "invalid oauth token", None)
+}
+
+fn check_token(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let data = shared.data.lock().expect("fake lock");
-    let valid = token
+    let valid = access_token_of(headers)
         .and_then(|t| data.tokens.get(t))
         .is_some_and(|expiry| Instant::now() < *expiry);
     if valid {
         None
     } else {
-        Some(zoho_error(
-            401,
-            "INVALID_TOKEN",
-            "invalid oauth token",
-            None,
-        ))
+        Some(invalid_token())
     }
 }
 
