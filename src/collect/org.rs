@@ -139,7 +139,10 @@ impl OrgCollector {
         loop {
             ticker.tick().await;
             let started = Instant::now();
-            let _ = self.collect_once().await;
+            // Boxed: an async fn's state is as large as its largest await, and a collection's
+            // (pages, decoding, the HTTP client's futures) is kilobytes. Inline, every org's
+            // task would hold that much between collections: megabytes at a thousand orgs.
+            let _ = Box::pin(self.collect_once()).await;
             // The ticker delays a missed tick: the next collection starts an interval after
             // this one started, or at once when this one took longer.
             let wait = (started + self.spec.interval).saturating_duration_since(Instant::now());

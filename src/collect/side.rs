@@ -165,7 +165,9 @@ impl<P: Pass> SideLoop<P> {
         loop {
             ticker.tick().await;
             let snapshot = self.latest_snapshot().await;
-            let _ = self.run_once(&snapshot).await;
+            // Boxed, as a collection is (`Collector::run`): the pass's state lives only while
+            // it runs, not in the task between passes.
+            let _ = Box::pin(self.run_once(&snapshot)).await;
         }
     }
 
