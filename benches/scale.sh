@@ -41,7 +41,11 @@
 # FIRST_WAIT: seconds to wait for every org's first collection before going on without (two
 # intervals and a minute), MAX_CONCURRENT: max_concurrent_collections (the default when unset),
 # ONE_ADDRESS: every org behind one address (true) or each on its own port (false) (true),
-# EXPORTER_ENV: environment assignments for the exporter (""), LIFETIME of every process (60m).
+# EXPORTER_ENV: environment assignments for the exporter (""), LIFETIME of every process (60m),
+# RSS_LOG: a file to keep the RSS samples in (`<phase> <KiB>`, one every 0.5 s) (not kept).
+#
+# An hour of collections before the measured windows (the issue's "after an hour"):
+#   SETTLE=3300 LIFETIME=90m RSS_LOG=/tmp/rss.log benches/scale.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -161,6 +165,7 @@ done
 phase after
 sleep "$AFTER"
 kill "$sampler_pid" 2>/dev/null || true
+[ -z "${RSS_LOG:-}" ] || cp "$work/rss.samples" "$RSS_LOG"
 hwm=$(hwm_kib "$exporter_pid")
 failures=$(metric_sum zoho_crm_collection_failures_total)
 collections=$(metric_sum zoho_crm_collections_total)
@@ -183,6 +188,7 @@ printf 'rss idle:            %s (mean..max over %ss with no scrapes, after every
   "$(rss_phase idle)" "$IDLE" "$SETTLE"
 printf 'rss under load:      %s (mean..max during the exporter'"'"'s wrk runs); VmHWM since start %s\n' \
   "$(rss_phase load)" "$(mib "$hwm")"
+printf 'rss settling:        %s (mean..max over the %ss before the idle window)\n' "$(rss_phase settle)" "$SETTLE"
 printf 'rss after load:      %s (mean..max over %ss after the load)\n' "$(rss_phase after)" "$AFTER"
 printf 'first collections:   %s, %s the interval (%ss)\n' "$first_line" "$within" "$interval_s"
 printf 'token calls at start: %d in the busiest second (with %d cadence pages), %d in all over the first %ss\n' \
