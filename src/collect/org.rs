@@ -121,7 +121,7 @@ impl OrgCollector {
                 name = %cadence.name,
                 module = %cadence.module,
                 modified_by = %cadence.modified_by,
-                modified_time = %log_time(cadence.modified),
+                modified_time = %log_time(cadence.modified.get()),
                 "{event}"
             );
         }

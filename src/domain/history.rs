@@ -81,7 +81,7 @@ impl OrgHistory {
                 name: cadence.name.clone(),
                 module: cadence.module.clone(),
                 modified_by: cadence.modified_by.clone(),
-                modified: cadence.modified,
+                modified: cadence.modified.get(),
                 seen_at: snapshot.collected_at(),
             });
         }

@@ -70,7 +70,7 @@ impl OrgSnapshot {
                     totals.statuses.insert(cadence.status.clone(), 1);
                 }
             }
-            for (channel, count) in &cadence.follow_ups {
+            for (channel, count) in cadence.follow_ups.iter() {
                 *totals.follow_ups.entry(channel.clone()).or_default() += count;
             }
         }

@@ -327,22 +327,22 @@ const TIMES: [Time; 4] = [
     (
         "zoho_crm_cadence_created_timestamp",
         "When the cadence was created, as Unix time",
-        |c| c.created,
+        |c| c.created.get(),
     ),
     (
         "zoho_crm_cadence_modified_timestamp",
         "When the cadence was last modified, as Unix time; staleness is time() minus this",
-        |c| c.modified,
+        |c| c.modified.get(),
     ),
     (
         "zoho_crm_cadence_end_timestamp",
         "When the cadence ends, as Unix time; only for cadences with an end date",
-        |c| c.end,
+        |c| c.end.get(),
     ),
     (
         "zoho_crm_cadence_execution_interval",
         "How often the cadence executes; only when Zoho states it",
-        |c| c.execution_interval,
+        |c| c.execution_interval.get(),
     ),
 ];
 

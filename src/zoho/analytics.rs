@@ -278,7 +278,7 @@ impl ZohoClient {
                 |detail| format!("cadence {}: {detail}", cadence.id),
             )?
         };
-        for (channel, configured) in &cadence.follow_ups {
+        for (channel, configured) in cadence.follow_ups.iter() {
             if *configured > 0 {
                 executed.entry(channel.to_string()).or_insert(0);
             }

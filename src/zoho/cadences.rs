@@ -222,11 +222,23 @@ impl RawCadence {
             custom_view,
             created_by,
             modified_by,
-            follow_ups: follow_ups.into_boxed_slice(),
-            created: raw.created_time.as_deref().and_then(parse_zoho_time),
-            modified: raw.modified_time.as_deref().and_then(parse_zoho_time),
-            end: execution.end_date.as_deref().and_then(parse_zoho_time),
-            execution_interval: execution.execute_every.as_ref().and_then(|e| e.seconds()),
+            follow_ups: texts.follow_ups(follow_ups),
+            created: raw.created_time.as_deref().and_then(parse_zoho_time).into(),
+            modified: raw
+                .modified_time
+                .as_deref()
+                .and_then(parse_zoho_time)
+                .into(),
+            end: execution
+                .end_date
+                .as_deref()
+                .and_then(parse_zoho_time)
+                .into(),
+            execution_interval: execution
+                .execute_every
+                .as_ref()
+                .and_then(|e| e.seconds())
+                .into(),
             id: raw.id.0.into_boxed_str(),
         }
     }
@@ -479,7 +491,7 @@ mod tests {
             for (cadence, expected) in page.into_cadences(&mut texts).zip(&cadences) {
                 proptest::prop_assert_eq!(cadence.id.to_string(), expected.id.to_string());
                 proptest::prop_assert_eq!(cadence.active(), expected.active);
-                proptest::prop_assert_eq!(cadence.modified, expected.modified.map(|m| m as f64));
+                proptest::prop_assert_eq!(cadence.modified.get(), expected.modified.map(|m| m as f64));
             }
         }
     }

@@ -297,7 +297,7 @@ fn attention_row(row: &Attention, with_org: bool, now: SystemTime) -> Markup {
                             Some(since) => { " for " (duration(now, since.at)) " (since " (format_time(since.at)) ")" }
                             None => {}
                         }
-                        "; last modified " (zoho_time(at.cadence.modified)) " by " (at.cadence.modified_by)
+                        "; last modified " (zoho_time(at.cadence.modified.get())) " by " (at.cadence.modified_by)
                     }
                 }
                 Attention::ExpectationMatchesNothing { expectation, .. } => {
@@ -404,8 +404,8 @@ fn cadence_row(org: &OrgView, at: &Located, analytics: bool, now: SystemTime) ->
                     None => span.muted { "\u{2013}" },
                 } }
             }
-            td { @match c.end { Some(end) => { (format_time(unix_time(end)).get(..10).unwrap_or_default()) } None => span.muted { "\u{2013}" } } }
-            td { (zoho_time(c.modified)) }
+            td { @match c.end.get() { Some(end) => { (format_time(unix_time(end)).get(..10).unwrap_or_default()) } None => span.muted { "\u{2013}" } } }
+            td { (zoho_time(c.modified.get())) }
             td { (c.modified_by) }
         }
     }

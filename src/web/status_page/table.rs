@@ -246,8 +246,8 @@ fn sort_key<'a>(org: &'a OrgView, column: Column, index: usize, c: &'a Cadence) 
         Column::FollowUps => number(Some(c.follow_ups.iter().map(|(_, n)| n).sum())),
         Column::Enrolled => number(org.enrolled(c)),
         Column::Executed => number(org.executed(c).map(|m| m.values().sum())),
-        Column::End => Key::Number(c.end),
-        Column::Modified => Key::Number(c.modified),
+        Column::End => Key::Number(c.end.get()),
+        Column::Modified => Key::Number(c.modified.get()),
         Column::ModifiedBy => Key::Text(&c.modified_by),
     }
 }
