@@ -30,6 +30,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Sleeps in the background and waits for it: bash runs a trap only once the foreground command
+# ends, so a plain `sleep 3300` would hold off Ctrl-C and the cleanup for up to an hour. The
+# sleep is one of $pids, so that the cleanup, which waits for every child, stops it too.
+pause() {
+  sleep "$1" &
+  pids+=($!)
+  wait $!
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -78,7 +78,7 @@ add() { total[$1]=$(awk -v a="${total[$1]:-0}" -v b="$2" 'BEGIN { printf "%.1f",
 
 # RSS is sampled through every phase (idle, plain load, gzip load, after).
 start_rss_sampler idle
-sleep "$AFTER"
+pause "$AFTER"
 echo "==> wrk: $THREADS threads, $CONNECTIONS connections, $DURATION per run, $ROUNDS round(s)"
 for round in $(seq "$ROUNDS"); do
   for encoding in plain gzip; do
@@ -96,7 +96,7 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 phase after
-sleep "$AFTER"
+pause "$AFTER"
 kill "$sampler_pid" 2>/dev/null || true
 hwm=$(hwm_kib "$exporter_pid")
 uptime=$(($(date +%s) - started))

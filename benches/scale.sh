@@ -109,11 +109,11 @@ fi
 
 echo "==> settling ${SETTLE}s, then ${IDLE}s with no scrapes (RSS idle, CPU per collection)"
 phase settle
-sleep "$SETTLE"
+pause "$SETTLE"
 collections_start=$(metric_sum zoho_crm_collections_total)
 phase idle
 cpu_start=$(cpu_seconds "$exporter_pid")
-sleep "$IDLE"
+pause "$IDLE"
 cpu_end=$(cpu_seconds "$exporter_pid")
 phase between
 collections_end=$(metric_sum zoho_crm_collections_total)
@@ -163,7 +163,7 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 phase after
-sleep "$AFTER"
+pause "$AFTER"
 kill "$sampler_pid" 2>/dev/null || true
 [ -z "${RSS_LOG:-}" ] || cp "$work/rss.samples" "$RSS_LOG"
 hwm=$(hwm_kib "$exporter_pid")
