@@ -12,7 +12,7 @@
 use crate::metrics::labels::{Endpoint, RateLimitWindow, StatusCode};
 use crate::support::label_values::{MAX_LABEL_VALUES, OVERFLOW_LABEL};
 use prometheus_client::metrics::histogram::Histogram;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
@@ -295,7 +295,9 @@ impl Telemetry {
     /// every series of the others.
     pub(crate) fn retain_orgs(&self, keep: &[&str]) {
         let mut orgs = self.orgs.write().expect("telemetry lock");
-        orgs.retain(|name, _| keep.contains(&&**name));
+        // A set, not the list: a reload at 1,000 orgs looks each org up once.
+        let kept: HashSet<&str> = keep.iter().copied().collect();
+        orgs.retain(|name, _| kept.contains(&**name));
         for name in keep {
             if !orgs.contains_key(*name) {
                 orgs.insert(Arc::from(*name), Arc::default());

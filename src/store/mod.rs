@@ -26,7 +26,7 @@ use crate::render::live::LiveParts;
 use crate::render::negotiate::Format;
 use crate::render::parts::Headers;
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
@@ -353,7 +353,9 @@ impl SharedState {
             if *settings.expectations != config.expectations {
                 settings.expectations = Arc::new(config.expectations.clone());
             }
-            orgs.retain(|name, _| names.contains(name));
+            // A set, not the list: a reload at 1,000 orgs looks each org up once.
+            let configured: HashSet<&str> = config.orgs.iter().map(|o| &*o.name).collect();
+            orgs.retain(|name, _| configured.contains(&**name));
             let per_cadence_changed = settings.per_cadence_metrics != config.per_cadence_metrics;
             for (position, org) in config.orgs.iter().enumerate() {
                 let entry = orgs.entry(Arc::from(&*org.name)).or_default();
