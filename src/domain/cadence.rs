@@ -1,7 +1,9 @@
 //! A cadence as the exporter keeps it: only what the metrics show, with the texts that repeat
 //! across an org's cadences shared ([`Interner`]).
 
+use std::borrow::Borrow;
 use std::collections::HashSet;
+use std::hash::Hash;
 use std::sync::Arc;
 
 /// The follow-up channels every module reports, even at zero, so dashboards see stable series.
@@ -127,23 +129,27 @@ impl Cadence {
 
 impl Interner {
     pub(crate) fn intern(&mut self, text: &str) -> Arc<str> {
-        if let Some(shared) = self.texts.get(text) {
-            return shared.clone();
-        }
-        let shared: Arc<str> = Arc::from(text);
-        self.texts.insert(shared.clone());
-        shared
+        shared_copy(&mut self.texts, text)
     }
 
     /// The shared copy of these follow-up counts.
     pub(crate) fn follow_ups(&mut self, counts: Vec<(Arc<str>, u64)>) -> FollowUps {
-        if let Some(shared) = self.follow_ups.get(&counts[..]) {
-            return shared.clone();
-        }
-        let shared: FollowUps = counts.into();
-        self.follow_ups.insert(shared.clone());
-        shared
+        shared_copy(&mut self.follow_ups, counts)
     }
+}
+
+/// The copy of `value` kept in `kept`, added on first sight.
+fn shared_copy<T, V>(kept: &mut HashSet<Arc<T>>, value: V) -> Arc<T>
+where
+    T: ?Sized + Eq + Hash,
+    V: Borrow<T> + Into<Arc<T>>,
+{
+    if let Some(shared) = kept.get(value.borrow()) {
+        return shared.clone();
+    }
+    let shared: Arc<T> = value.into();
+    kept.insert(shared.clone());
+    shared
 }
 
 #[cfg(test)]
