@@ -35,8 +35,10 @@ const FINAL_BLOCK: [u8; 2] = [0x03, 0x00];
 
 /// Text deflated into a segment of a deflate stream: blocks that end on a byte boundary and are
 /// not final, so that segments one after the other are one stream; with the CRC-32 and length
-/// of the text, so that a gzip trailer for any sequence of segments needs no text.
-#[derive(Debug, Clone, Default)]
+/// of the text, so that a gzip trailer for any sequence of segments needs no text. Equal
+/// segments are equal text: a segment starts a fresh window, and inflating is a function of its
+/// bytes.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Deflated {
     blocks: Bytes,
     crc: u32,
@@ -49,11 +51,6 @@ impl Deflated {
         let mut writer = DeflateWriter::new(level, 0);
         writer.write(data);
         writer.finish().1
-    }
-
-    /// Whether the two segments are the same bytes (and so the same text).
-    pub(crate) fn same_bytes(&self, other: &Deflated) -> bool {
-        (self.crc, self.len) == (other.crc, other.len) && self.blocks == other.blocks
     }
 
     /// Whether the two are one buffer, for the tests of what is shared.
@@ -76,19 +73,7 @@ impl Deflated {
             crc,
         }
     }
-}
 
-/// The CRC-32 and length of the segments' text, one after the other, combined from each
-/// segment's without reading the text again.
-fn checksum(segments: &[&Deflated]) -> (u32, u64) {
-    let mut crc = Hasher::new();
-    for segment in segments {
-        crc.combine(&Hasher::new_with_initial_len(segment.crc, segment.len));
-    }
-    (crc.finalize(), segments.iter().map(|s| s.len).sum())
-}
-
-impl Deflated {
     /// The size of the text.
     pub(crate) fn plain_len(&self) -> u64 {
         self.len
@@ -103,6 +88,16 @@ impl Deflated {
             .expect("the deflate blocks were made here");
         plain
     }
+}
+
+/// The CRC-32 and length of the segments' text, one after the other, combined from each
+/// segment's without reading the text again.
+fn checksum(segments: &[&Deflated]) -> (u32, u64) {
+    let mut crc = Hasher::new();
+    for segment in segments {
+        crc.combine(&Hasher::new_with_initial_len(segment.crc, segment.len));
+    }
+    (crc.finalize(), segments.iter().map(|s| s.len).sum())
 }
 
 /// One part of a scrape body: its plain text, or its deflate segment.
