@@ -293,11 +293,9 @@ impl Telemetry {
 
     /// Keeps the orgs in `keep`, each with its telemetry (created for new ones), and drops
     /// every series of the others.
-    pub(crate) fn retain_orgs(&self, keep: &[&str]) {
+    pub(crate) fn retain_orgs(&self, keep: &HashSet<&str>) {
         let mut orgs = self.orgs.write().expect("telemetry lock");
-        // A set, not the list: a reload at 1,000 orgs looks each org up once.
-        let kept: HashSet<&str> = keep.iter().copied().collect();
-        orgs.retain(|name, _| kept.contains(&**name));
+        orgs.retain(|name, _| keep.contains(&**name));
         for name in keep {
             if !orgs.contains_key(*name) {
                 orgs.insert(Arc::from(*name), Arc::default());

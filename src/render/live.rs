@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn an_org_is_encoded_again_only_after_its_telemetry_changed() {
         let telemetry = Arc::new(Telemetry::default());
-        telemetry.retain_orgs(&["a", "b"]);
+        telemetry.retain_orgs(&["a", "b"].into());
         let live = LiveParts::new(&telemetry);
         let headers = Headers::default();
         let scrape = |live: &LiveParts| match live.all(Format::Text, true, &headers) {

@@ -345,6 +345,8 @@ impl SharedState {
     /// switched off for an org drops its result.
     pub(crate) fn apply_config(&self, config: &Config) {
         let names: Vec<Arc<str>> = config.orgs.iter().map(|o| Arc::from(&*o.name)).collect();
+        // A set, not the list: a reload at 1,000 orgs looks each org up once.
+        let configured: HashSet<&str> = config.orgs.iter().map(|o| &*o.name).collect();
         let mut stale = Vec::new();
         {
             // Orgs, then settings: the order `publish_snapshot` takes them in.
@@ -353,8 +355,6 @@ impl SharedState {
             if *settings.expectations != config.expectations {
                 settings.expectations = Arc::new(config.expectations.clone());
             }
-            // A set, not the list: a reload at 1,000 orgs looks each org up once.
-            let configured: HashSet<&str> = config.orgs.iter().map(|o| &*o.name).collect();
             orgs.retain(|name, _| configured.contains(&**name));
             let per_cadence_changed = settings.per_cadence_metrics != config.per_cadence_metrics;
             for (position, org) in config.orgs.iter().enumerate() {
@@ -368,8 +368,7 @@ impl SharedState {
             settings.orgs = names;
             settings.per_cadence_metrics = config.per_cadence_metrics;
         }
-        let keep: Vec<&str> = config.orgs.iter().map(|o| o.name.as_str()).collect();
-        self.inner.telemetry.retain_orgs(&keep);
+        self.inner.telemetry.retain_orgs(&configured);
         // Removed orgs took their parts with them, and the order may have changed.
         self.cadences_changed();
         for name in stale {
